@@ -1,0 +1,160 @@
+"""The canonical model: the one language every connector translates into and the hub speaks.
+
+Import from here (``from canonical import Order, Money``); the submodules are organised by domain
+(order, inventory, fulfillment, tax, payment, returns, procurement) and the envelope that carries
+them. This package imports nothing else of the hub.
+"""
+
+from canonical.envelope import Envelope, Payload, SourceRef, derive_idempotency_key, new_message_id
+from canonical.errors import (
+    CanonicalError,
+    CurrencyMismatchError,
+    IllegalTransitionError,
+    MoneyError,
+    PrecisionError,
+    UnknownCurrencyError,
+    UnknownEventTypeError,
+)
+from canonical.events import EVENT_TYPES, PAYLOAD_MODELS, payload_model_for
+from canonical.fulfillment import (
+    FulfillmentLine,
+    FulfillmentRequest,
+    Package,
+    Shipment,
+    ShipmentLine,
+    TrackingEvent,
+    TrackingStatus,
+)
+from canonical.identifiers import ChannelKind, LocationKind, SkuExternalIds, is_valid_gtin
+from canonical.inventory import (
+    BUCKETS,
+    MOVEMENT_EFFECTS,
+    ChannelAvailability,
+    CountLine,
+    CycleCount,
+    Disposition,
+    Lot,
+    MovementKind,
+    StockMovement,
+    StockPosition,
+    movement_deltas,
+)
+from canonical.lifecycle import (
+    INITIAL_STATE,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    OrderState,
+    allowed_transitions,
+    can_transition,
+    transition,
+)
+from canonical.money import Money, minor_units, round_amount
+from canonical.order import (
+    Discount,
+    FulfillmentType,
+    Order,
+    OrderLine,
+    OrderRef,
+    OrderTotals,
+    PaymentStatus,
+    Presentment,
+    ShippingLine,
+    TaxLine,
+    TrackingRequirement,
+)
+from canonical.party import Address, Customer
+from canonical.payment import PaymentEvent, PaymentEventKind
+from canonical.pii import Personal, personal_data_paths, redact, redact_json
+from canonical.procurement import (
+    AdvanceShipNotice,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    SupplierLine,
+)
+from canonical.returns import ReturnLine, ReturnReason, ReturnRequest, ReturnStatus
+from canonical.tax import TaxCommit, TaxJurisdictionDetail, TaxQuote, TaxQuoteLine
+
+__all__ = [
+    "BUCKETS",
+    "EVENT_TYPES",
+    "INITIAL_STATE",
+    "MOVEMENT_EFFECTS",
+    "PAYLOAD_MODELS",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Address",
+    "AdvanceShipNotice",
+    "CanonicalError",
+    "ChannelAvailability",
+    "ChannelKind",
+    "CountLine",
+    "CurrencyMismatchError",
+    "Customer",
+    "CycleCount",
+    "Discount",
+    "Disposition",
+    "Envelope",
+    "FulfillmentLine",
+    "FulfillmentRequest",
+    "FulfillmentType",
+    "IllegalTransitionError",
+    "LocationKind",
+    "Lot",
+    "Money",
+    "MoneyError",
+    "MovementKind",
+    "Order",
+    "OrderLine",
+    "OrderRef",
+    "OrderState",
+    "OrderTotals",
+    "Package",
+    "Payload",
+    "PaymentEvent",
+    "PaymentEventKind",
+    "PaymentStatus",
+    "Personal",
+    "PrecisionError",
+    "Presentment",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Receipt",
+    "ReceiptLine",
+    "ReturnLine",
+    "ReturnReason",
+    "ReturnRequest",
+    "ReturnStatus",
+    "Shipment",
+    "ShipmentLine",
+    "ShippingLine",
+    "SkuExternalIds",
+    "SourceRef",
+    "StockMovement",
+    "StockPosition",
+    "SupplierLine",
+    "TaxCommit",
+    "TaxJurisdictionDetail",
+    "TaxLine",
+    "TaxQuote",
+    "TaxQuoteLine",
+    "TrackingEvent",
+    "TrackingRequirement",
+    "TrackingStatus",
+    "UnknownCurrencyError",
+    "UnknownEventTypeError",
+    "allowed_transitions",
+    "can_transition",
+    "derive_idempotency_key",
+    "is_valid_gtin",
+    "minor_units",
+    "movement_deltas",
+    "new_message_id",
+    "payload_model_for",
+    "personal_data_paths",
+    "redact",
+    "redact_json",
+    "round_amount",
+    "transition",
+]
