@@ -140,6 +140,11 @@ Amount = Annotated[
 ]
 
 
+def _canonical_zero(amount: Decimal) -> Decimal:
+    """``-0.00`` and ``0.00`` are the same amount; keep one spelling of it."""
+    return abs(amount) if amount.is_zero() else amount
+
+
 def round_amount(amount: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round ``amount`` to ``currency``'s minor unit with an explicit rounding mode.
 
@@ -170,7 +175,7 @@ class Money(CanonicalModel):
                     f"amount {self.amount} has more decimal places than {self.currency} allows "
                     f"({places}); round it explicitly with Money.of(..., rounding=...)"
                 )
-        quantized = self.amount.quantize(Decimal(1).scaleb(-places))
+        quantized = _canonical_zero(self.amount.quantize(Decimal(1).scaleb(-places)))
         if quantized.as_tuple() != self.amount.as_tuple():
             object.__setattr__(self, "amount", quantized)
         return self
@@ -216,7 +221,7 @@ class Money(CanonicalModel):
     def _exact(cls, amount: Decimal, currency: str) -> Money:
         """Build a result that is exact by construction (sums of amounts at the same precision)."""
         quantized = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
-        return cls.model_construct(amount=quantized, currency=currency)
+        return cls.model_construct(amount=_canonical_zero(quantized), currency=currency)
 
     # -- views ----------------------------------------------------------------------------------
 

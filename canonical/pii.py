@@ -50,9 +50,27 @@ _MARKER = PersonalData()
 Personal = Annotated[T, _MARKER, Field(json_schema_extra={PERSONAL_DATA_KEY: True})]
 
 
-def is_personal(metadata: list[Any]) -> bool:
-    """Whether a field's metadata carries the personal-data marker."""
-    return any(isinstance(item, PersonalData) for item in metadata)
+def is_personal(metadata: list[Any], annotation: Any = None) -> bool:
+    """Whether a field carries the personal-data marker, in its metadata or inside its annotation.
+
+    ``Personal[str] | None`` keeps the marker inside the union, where pydantic does not lift it
+    into the field's metadata, so the annotation is searched too.
+    """
+    if any(isinstance(item, PersonalData) for item in metadata):
+        return True
+    return annotation is not None and _annotation_is_personal(annotation)
+
+
+def _annotation_is_personal(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *extras = get_args(annotation)
+        return any(isinstance(item, PersonalData) for item in extras) or _annotation_is_personal(
+            inner
+        )
+    if origin in (Union, types.UnionType):
+        return any(_annotation_is_personal(arg) for arg in get_args(annotation))
+    return False
 
 
 def _model_types(annotation: Any) -> Iterator[type[BaseModel]]:
@@ -80,7 +98,7 @@ def personal_data_paths(model: type[BaseModel]) -> frozenset[tuple[str, ...]]:
     """
     paths: set[tuple[str, ...]] = set()
     for name, info in model.model_fields.items():
-        if is_personal(info.metadata):
+        if is_personal(info.metadata, info.annotation):
             paths.add((name,))
         for nested in _model_types(info.annotation):
             if nested is model:

@@ -32,8 +32,8 @@ schema_app = typer.Typer(
 )
 app.add_typer(schema_app, name="schema")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 SchemasDir = Annotated[
     Path, typer.Option("--dir", help="Folder of the committed schemas.", show_default=True)
