@@ -31,7 +31,11 @@ def expected_files(schemas_dir: Path, docs_dir: Path) -> dict[Path, str]:
     """Every generated file and the exact text it must have."""
     files = {schemas_dir / rel: render_json(doc) for rel, doc in published_schemas().items()}
     files[schemas_dir / LIFECYCLE_JSON] = render_json(
-        {"$schema": JSON_SCHEMA_DIALECT, "x-generated-from": "canonical/lifecycle.py", **lifecycle_as_json()}
+        {
+            "$schema": JSON_SCHEMA_DIALECT,
+            "x-generated-from": "canonical/lifecycle.py",
+            **lifecycle_as_json(),
+        }
     )
     files[docs_dir / LIFECYCLE_DOC] = lifecycle_as_markdown()
     return files

@@ -36,20 +36,34 @@ def test_round_trip_through_json_is_lossless() -> None:
 
 
 def test_idempotency_key_is_stable_and_sensitive_to_every_part() -> None:
-    key = derive_idempotency_key("acme", "shopify_us", "order.updated", "123", "2026-03-02T14:05:00Z")
+    key = derive_idempotency_key(
+        "acme", "shopify_us", "order.updated", "123", "2026-03-02T14:05:00Z"
+    )
     assert key == derive_idempotency_key(
         "acme", "shopify_us", "order.updated", "123", "2026-03-02T14:05:00Z"
     )
-    assert key.startswith("v1:") and len(key) == 67
+    assert key.startswith("v1:")
+    assert len(key) == 67
     variants = {
-        derive_idempotency_key("acme2", "shopify_us", "order.updated", "123", "2026-03-02T14:05:00Z"),
-        derive_idempotency_key("acme", "shopify_eu", "order.updated", "123", "2026-03-02T14:05:00Z"),
-        derive_idempotency_key("acme", "shopify_us", "order.created", "123", "2026-03-02T14:05:00Z"),
-        derive_idempotency_key("acme", "shopify_us", "order.updated", "124", "2026-03-02T14:05:00Z"),
-        derive_idempotency_key("acme", "shopify_us", "order.updated", "123", "2026-03-02T14:06:00Z"),
+        derive_idempotency_key(
+            "acme2", "shopify_us", "order.updated", "123", "2026-03-02T14:05:00Z"
+        ),
+        derive_idempotency_key(
+            "acme", "shopify_eu", "order.updated", "123", "2026-03-02T14:05:00Z"
+        ),
+        derive_idempotency_key(
+            "acme", "shopify_us", "order.created", "123", "2026-03-02T14:05:00Z"
+        ),
+        derive_idempotency_key(
+            "acme", "shopify_us", "order.updated", "124", "2026-03-02T14:05:00Z"
+        ),
+        derive_idempotency_key(
+            "acme", "shopify_us", "order.updated", "123", "2026-03-02T14:06:00Z"
+        ),
         derive_idempotency_key("acme", "shopify_us", "order.updated", "1232026-03-02T14:05:00Z"),
     }
-    assert key not in variants and len(variants) == 6
+    assert key not in variants
+    assert len(variants) == 6
     with pytest.raises(ValueError, match="at least one source identifier"):
         derive_idempotency_key("acme", "shopify_us", "order.updated")
 

@@ -44,7 +44,7 @@ def test_the_graph_has_exactly_the_published_states() -> None:
 
 def test_every_state_is_reachable_and_every_state_can_end() -> None:
     assert _reachable(INITIAL_STATE) == set(OrderState)
-    assert TERMINAL_STATES == {OrderState.CLOSED}
+    assert {OrderState.CLOSED} == TERMINAL_STATES
     for state in OrderState:
         assert OrderState.CLOSED in _reachable(state), f"{state} can never be closed"
 
