@@ -6,13 +6,13 @@ speaks, and each carrier connector maps into it.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
 from canonical._base import CanonicalModel, PositiveQuantity, Text, Timestamp
+from canonical._decimal import ExactDecimal, between, decimal_schema
 from canonical.identifiers import ExternalId, Gtin, LocationId, Sku, TenantId
 from canonical.inventory import Lot
 from canonical.money import NonNegativeMoney
@@ -31,6 +31,10 @@ __all__ = [
 
 _Serial = Annotated[str, Field(min_length=1, max_length=128)]
 _Name = Annotated[str, Field(min_length=1, max_length=64)]
+#: A scanned weight in grams; carriers report fractions.
+WeightGrams = Annotated[
+    ExactDecimal, between(0, None), decimal_schema("Weight in grams, as an exact decimal.")
+]
 
 
 class FulfillmentLine(CanonicalModel):
@@ -146,4 +150,4 @@ class TrackingEvent(CanonicalModel):
     estimated_delivery: Timestamp | None = None
     shipment_id: ExternalId | None = None
     order: OrderRef | None = None
-    weight_grams: Annotated[Decimal, Field(gt=0)] | None = None
+    weight_grams: WeightGrams | None = None

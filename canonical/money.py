@@ -12,7 +12,6 @@ Arithmetic refuses to mix currencies (:class:`~canonical.errors.CurrencyMismatch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
@@ -30,6 +29,7 @@ from pydantic import (
 )
 
 from canonical._base import CanonicalModel
+from canonical._decimal import DECIMAL_PATTERN, parse_exact_decimal
 from canonical.errors import CurrencyMismatchError, PrecisionError, UnknownCurrencyError
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
     "round_amount",
 ]
 
-_AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
-_AMOUNT_RE = re.compile(_AMOUNT_PATTERN)
 #: Largest absolute amount accepted: far above any order, far below Decimal's context precision.
 _AMOUNT_LIMIT = Decimal(10) ** 15
 
@@ -93,32 +91,8 @@ CurrencyCode = Annotated[
 
 
 def _parse_amount(value: Any, info: ValidationInfo) -> Decimal:
-    """Accept only exact representations of an amount."""
-    if isinstance(value, bool | float):
-        raise ValueError(
-            f"amounts must be exact: pass a decimal string or a Decimal, not a {type(value).__name__}"
-            f" ({value!r})"
-        )
-    if isinstance(value, str):
-        if not _AMOUNT_RE.match(value):
-            raise ValueError(f"{value!r} is not a decimal amount such as '19.99'")
-        amount = Decimal(value)
-    elif isinstance(value, Decimal):
-        if info.mode == "json":  # pragma: no cover - JSON never yields Decimal
-            raise ValueError("amounts in JSON are strings")
-        amount = value
-    elif isinstance(value, int):
-        if info.mode == "json":
-            raise ValueError(
-                f'amounts in JSON are decimal strings such as "{value}.00", not numbers'
-            )
-        amount = Decimal(value)
-    else:
-        raise ValueError(
-            f"an amount must be a decimal string or a Decimal, not {type(value).__name__}"
-        )
-    if not amount.is_finite():
-        raise ValueError("an amount must be a finite number")
+    """Accept only exact representations of an amount, within the supported range."""
+    amount = parse_exact_decimal(value, info)
     if abs(amount) >= _AMOUNT_LIMIT:
         raise ValueError(f"amount {amount} is outside the supported range (below 10^15)")
     return amount
@@ -132,7 +106,7 @@ Amount = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": _AMOUNT_PATTERN,
+            "pattern": DECIMAL_PATTERN,
             "description": "Exact decimal amount as a string (never a JSON number).",
             "examples": ["19.99"],
         }

@@ -14,13 +14,13 @@ totals disagree with it.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
 from canonical._base import CanonicalModel, PositiveQuantity, Text, Timestamp
+from canonical._decimal import ExactDecimal, between, decimal_schema
 from canonical.identifiers import ChannelId, ExternalId, Sku, TenantId
 from canonical.money import CurrencyCode, Money, NonNegativeMoney
 from canonical.party import Address, Customer
@@ -40,6 +40,15 @@ __all__ = [
 ]
 
 MAX_ORDER_LINES = 500
+
+#: A tax rate as an exact fraction: ``"0.0825"`` is 8.25%.
+Rate = Annotated[
+    ExactDecimal,
+    between(0, 1),
+    decimal_schema("Rate as an exact fraction: 0.0825 is 8.25%."),
+]
+#: A fraud risk score from 0 (safe) to 100.
+RiskScore = Annotated[ExactDecimal, between(0, 100), decimal_schema("Risk score, 0 (safe) to 100.")]
 
 
 class FulfillmentType(StrEnum):
@@ -95,16 +104,9 @@ class TaxLine(CanonicalModel):
     """One tax charged on a line, e.g. a state tax and a county tax as two tax lines."""
 
     title: Annotated[str, Field(max_length=255)]
-    rate: Annotated[Decimal, Field(ge=0, le=1, description="Rate as a fraction: 0.0825 is 8.25%.")]
+    rate: Rate
     amount: NonNegativeMoney
     jurisdiction: Annotated[str, Field(max_length=255)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _exact_rate(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("rate"), float):
-            raise ValueError("rate must be exact (a decimal string or Decimal), not a float")
-        return data
 
 
 class OrderLine(CanonicalModel):
@@ -264,7 +266,7 @@ class Order(CanonicalModel):
     cancelled_at: Timestamp | None = None
     cancel_reason: Annotated[str, Field(max_length=255)] | None = None
     is_test: StrictBool = Field(default=False, description="A test order placed in a sandbox.")
-    risk_score: Annotated[Decimal, Field(ge=0, le=100)] | None = Field(
+    risk_score: RiskScore | None = Field(
         default=None, description="The channel's fraud risk score, 0 (safe) to 100."
     )
     service_level: Annotated[str, Field(max_length=64)] | None = Field(

@@ -7,7 +7,6 @@ commit can be matched to its quote.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
@@ -15,7 +14,7 @@ from pydantic import Field, model_validator
 from canonical._base import CanonicalModel, Timestamp
 from canonical.identifiers import ExternalId, TenantId
 from canonical.money import CurrencyCode, Money, NonNegativeMoney
-from canonical.order import OrderRef
+from canonical.order import OrderRef, Rate
 
 __all__ = ["TaxCommit", "TaxJurisdictionDetail", "TaxQuote", "TaxQuoteLine"]
 
@@ -25,7 +24,7 @@ _Text255 = Annotated[str, Field(max_length=255)]
 class TaxJurisdictionDetail(CanonicalModel):
     jurisdiction: _Text255
     jurisdiction_type: _Text255 | None = None
-    rate: Annotated[Decimal, Field(ge=0, le=1)]
+    rate: Rate
     tax: NonNegativeMoney
     taxable: NonNegativeMoney
 

@@ -123,10 +123,10 @@ def test_amounts_serialise_as_strings_at_currency_precision() -> None:
     [
         ({"amount": 19.99, "currency": "USD"}, "amount", "not a float"),
         ({"amount": True, "currency": "USD"}, "amount", "not a bool"),
-        ({"amount": "19,99", "currency": "USD"}, "amount", "not a decimal amount"),
-        ({"amount": "NaN", "currency": "USD"}, "amount", "not a decimal amount"),
+        ({"amount": "19,99", "currency": "USD"}, "amount", "not a decimal number"),
+        ({"amount": "NaN", "currency": "USD"}, "amount", "not a decimal number"),
         ({"amount": Decimal("Infinity"), "currency": "USD"}, "amount", "finite"),
-        ({"amount": "1e3", "currency": "USD"}, "amount", "not a decimal amount"),
+        ({"amount": "1e3", "currency": "USD"}, "amount", "not a decimal number"),
         ({"amount": "1.005", "currency": "USD"}, "amount", "more decimal places than USD allows"),
         ({"amount": "1.5", "currency": "JPY"}, "amount", "more decimal places than JPY allows"),
         ({"amount": "1", "currency": "usd"}, "currency", "did you mean 'USD'"),
@@ -145,7 +145,7 @@ def test_invalid_money_names_the_field_and_the_reason(data: dict, field: str, re
 
 
 def test_json_numbers_are_refused_even_when_exact() -> None:
-    with pytest.raises(ValidationError, match="decimal strings"):
+    with pytest.raises(ValidationError, match="exact decimals in JSON are strings"):
         Money.model_validate_json('{"amount": 3, "currency": "JPY"}')
     with pytest.raises(ValidationError, match="not a float"):
         Money.model_validate_json('{"amount": 3.5, "currency": "USD"}')

@@ -94,7 +94,16 @@ def _first_line(**changes: Any) -> dict[str, Any]:
             "lines.0",
             "exceed the line's gross amount",
         ),
-        (_order_data(risk_score="101"), "risk_score", "less than or equal to 100"),
+        (_order_data(risk_score="101"), "risk_score", "must be at most 100"),
+        (
+            _first_line(
+                tax_lines=[
+                    {"title": "t", "rate": 0.0625, "amount": {"amount": "1.00", "currency": "USD"}}
+                ]
+            ),
+            "lines.0.tax_lines.0.rate",
+            "must be exact",
+        ),
         (_order_data(is_test="yes"), "is_test", "valid boolean"),
     ],
 )
