@@ -1,0 +1,117 @@
+"""What the router needs from the rest of the hub, as small protocols.
+
+The router never imports the ledger, the connectors or the stores: the hub passes in objects that
+satisfy these protocols. That keeps the pipeline testable on its own and lets one code path run on
+the embedded default (SQLite, in-process transport) and at scale (PostgreSQL, Redis Streams).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from canonical import Envelope
+from router.audit import AuditRecord
+
+__all__ = [
+    "AuditSink",
+    "DeadLetter",
+    "DeadLetterStore",
+    "Delivery",
+    "HeldMessage",
+    "HoldQueue",
+    "Ledger",
+    "RawMessage",
+    "Translator",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A vendor payload as the ingress or a poller accepted it, before translation."""
+
+    #: The transport's id (a stream entry or inbox row id): stable across redeliveries.
+    id: str
+    tenant: str
+    instance: str
+    event: str
+    body: bytes
+    received_at: datetime
+    headers: Mapping[str, str] = field(default_factory=dict)
+    traceparent: str | None = None
+    attempt: int = 1
+
+
+class Translator(Protocol):
+    """Turns a raw vendor payload into canonical envelopes (the connector's pure translation).
+
+    Raises :class:`router.errors.PermanentError` (or any error :func:`router.retry.is_transient`
+    calls permanent) when the payload cannot be translated.
+    """
+
+    def translate(self, raw: RawMessage) -> list[Envelope]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The ledger's answer for one envelope."""
+
+    outcome: str  # "applied" | "duplicate" | "stale" | "parked" | "rejected"
+    reason: str = ""
+    code: str = ""
+
+
+class Ledger(Protocol):
+    """The system of record: applies a batch in one transaction, idempotently.
+
+    Returns one :class:`Delivery` per envelope, in order. A transient failure (database down)
+    raises; a message the ledger refuses is a ``rejected`` delivery, not an exception, so the rest
+    of the batch still commits.
+    """
+
+    def apply(self, envelopes: Sequence[Envelope]) -> Sequence[Delivery]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that cannot be processed without a fix, with everything needed to replay it."""
+
+    raw: RawMessage
+    stage: str
+    reason: str
+    errors: tuple[str, ...] = ()
+    envelope: Envelope | None = None
+    failed_at: datetime | None = None
+
+
+class DeadLetterStore(Protocol):
+    def put(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """An envelope waiting for a person: an exception to fix or a review to decide."""
+
+    raw: RawMessage
+    envelope: Envelope
+    queue: str  # "exception" | "review"
+    rule: str
+    reason: str
+    passed_rules: tuple[str, ...] = ()
+    held_at: datetime | None = None
+
+
+class HoldQueue(Protocol):
+    def hold(self, items: Sequence[HeldMessage]) -> None: ...
+
+
+class AuditSink(Protocol):
+    def append(self, records: Sequence[AuditRecord]) -> None: ...
+
+
+def describe(error: BaseException) -> str:
+    """A one-line, secret-free description of an error for audit and dead-letter records."""
+    text: Any = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:1000]
