@@ -163,6 +163,44 @@ def schema_validate(
     console.print(f"{file}: valid {name} v{schema['x-schema-version']}")
 
 
+@app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="The deployment file (YAML).")],
+    check_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--check-secrets/--no-check-secrets",
+            help="Also check that every referenced secret is available here.",
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
+) -> None:
+    """Validate a deployment file: exit 0, or 1 with every problem as FILE:LINE:COLUMN: message."""
+    from hub.config import validate_text
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        errors.print(f"{file}: cannot read ({exc.strerror})")
+        raise typer.Exit(1) from None
+    deployment, problems = validate_text(text, filename=str(file), check_secrets=check_secrets)
+    if as_json:
+        rows = [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
+            for p in problems
+        ]
+        sys.stdout.write(json.dumps({"valid": not problems, "problems": rows}) + "\n")
+    else:
+        for problem in problems:
+            errors.print(str(problem), markup=False, highlight=False)
+    if problems or deployment is None:
+        raise typer.Exit(1)
+    if not as_json:
+        tenants = len(deployment.tenants)
+        instances = sum(len(t.connectors) for t in deployment.tenants.values())
+        console.print(f"{file}: valid ({tenants} tenants, {instances} connector instances)")
+
+
 @app.command("lifecycle")
 def lifecycle(
     as_json: Annotated[bool, typer.Option("--json", help="Print the graph as JSON.")] = False,

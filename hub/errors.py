@@ -1,8 +1,7 @@
 """Errors of the hub runtime, grouped by what an operator should do about them.
 
-    HubError
-    └── ConfigurationError        a file, flag or environment setting is wrong: fix it and rerun
-        └── SchemaDriftError      committed schemas differ from the models: run `hub schema export`
+``HubError`` is the root. ``ConfigurationError`` means a file, flag or environment setting is wrong:
+fix it and run again; the message says what and where.
 """
 
 from __future__ import annotations
@@ -14,7 +13,3 @@ class HubError(Exception):
 
 class ConfigurationError(HubError):
     """Something the operator configured is wrong; the message says what and how to fix it."""
-
-
-class SchemaDriftError(ConfigurationError):
-    """The committed JSON Schemas do not match the canonical models."""

@@ -20,6 +20,7 @@ __all__ = ["ExportReport", "check_files", "expected_files", "render_json", "writ
 
 LIFECYCLE_JSON = "order-lifecycle.json"
 LIFECYCLE_DOC = "order-lifecycle.md"
+DEPLOYMENT_SCHEMA = "deployment/v1.json"
 
 
 def render_json(document: Any) -> str:
@@ -38,7 +39,21 @@ def expected_files(schemas_dir: Path, docs_dir: Path) -> dict[Path, str]:
         }
     )
     files[docs_dir / LIFECYCLE_DOC] = lifecycle_as_markdown()
+    files[schemas_dir / DEPLOYMENT_SCHEMA] = render_json(deployment_schema())
     return files
+
+
+def deployment_schema() -> dict[str, Any]:
+    """The deployment file's JSON Schema, so editors can complete and check it."""
+    from hub.config.model import Deployment
+
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": "urn:commerce-hub:schema:deployment:v1",
+        "x-schema-name": "deployment",
+        "x-schema-version": 1,
+        **Deployment.model_json_schema(mode="validation"),
+    }
 
 
 @dataclass

@@ -19,7 +19,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Final, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from canonical import (
     Envelope,
@@ -104,7 +112,48 @@ class TaxQuoter(Protocol):
 # -- configuration ---------------------------------------------------------------------------
 
 _Config = ConfigDict(extra="forbid", frozen=True)
-Percent = Annotated[Decimal, Field(ge=0, le=100)]
+
+
+def _config_decimal(value: object) -> Decimal:
+    """Numbers in configuration files: YAML gives floats, which are read by their literal text."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, int | str | Decimal):
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise ValueError("expected a finite number")
+        return number
+    raise ValueError(f"expected a number, not {type(value).__name__}")
+
+
+#: A decimal setting: a YAML number or a numeric string, kept exact.
+ConfigDecimal = Annotated[
+    Decimal,
+    PlainValidator(_config_decimal),
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}]}
+    ),
+]
+
+
+def _within(low: int, high: int | None) -> AfterValidator:
+    def check(number: Decimal) -> Decimal:
+        if number < low or (high is not None and number > high):
+            upper = f" and {high}" if high is not None else ""
+            raise ValueError(f"must be between {low}{upper} (got {number})")
+        return number
+
+    return AfterValidator(check)
+
+
+Percent = Annotated[ConfigDecimal, _within(0, 100)]
+NonNegativeDecimal = Annotated[ConfigDecimal, _within(0, None)]
 
 
 class MasterDataRule(BaseModel):
@@ -112,7 +161,7 @@ class MasterDataRule(BaseModel):
 
     model_config = _Config
     enabled: bool = True
-    allowed_currencies: frozenset[str] | None = Field(
+    allowed_currencies: tuple[str, ...] | None = Field(
         default=None, description="Currencies an order may be in; any when omitted."
     )
 
@@ -131,7 +180,7 @@ class TaxRule(BaseModel):
 
     model_config = _Config
     enabled: bool = False
-    tolerance: Annotated[Decimal, Field(ge=0)] = Decimal("0.01")
+    tolerance: NonNegativeDecimal = Decimal("0.01")
 
 
 class PaymentRule(BaseModel):
@@ -139,8 +188,10 @@ class PaymentRule(BaseModel):
 
     model_config = _Config
     enabled: bool = True
-    accepted: frozenset[PaymentStatus] = frozenset(
-        {PaymentStatus.PAID, PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_REFUNDED}
+    accepted: tuple[PaymentStatus, ...] = (
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.PAID,
+        PaymentStatus.PARTIALLY_REFUNDED,
     )
     outcome: Literal["exception", "review"] = "review"
 
@@ -158,7 +209,7 @@ class HighValueRule(BaseModel):
 
     model_config = _Config
     enabled: bool = True
-    thresholds: Mapping[str, Decimal] = Field(
+    thresholds: Mapping[str, NonNegativeDecimal] = Field(
         default_factory=lambda: {
             "USD": Decimal("2000"),
             "EUR": Decimal("2000"),
@@ -172,8 +223,10 @@ class AddressRule(BaseModel):
 
     model_config = _Config
     enabled: bool = True
-    required_fields: frozenset[Literal["line1", "city", "postal_code", "country", "name"]] = (
-        frozenset({"line1", "city", "country"})
+    required_fields: tuple[Literal["line1", "city", "postal_code", "country", "name"], ...] = (
+        "line1",
+        "city",
+        "country",
     )
 
 

@@ -1,0 +1,146 @@
+"""The deployment file's model: tenants, their channels, locations, connector instances and routes.
+
+Everything is closed (``extra="forbid"``): an unknown key is an error with a did-you-mean, never
+ignored. Credentials are never values in this file, only references (``env:NAME`` or
+``file:/run/secrets/name``) resolved at start-up; see :mod:`hub.config.secrets`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from canonical import ChannelKind, LocationKind
+from router.governance import GovernanceConfig
+from router.retry import RetryPolicy
+
+__all__ = [
+    "BrokerConfig",
+    "ChannelConfig",
+    "ConnectorInstance",
+    "Deployment",
+    "IngressConfig",
+    "LedgerConfig",
+    "LocationConfig",
+    "Route",
+    "SecretReference",
+    "TenantConfig",
+]
+
+_Closed = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+#: ``env:NAME`` or ``file:/path``: where a secret's value comes from at start-up.
+SecretReference = Annotated[
+    str,
+    Field(
+        pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$",
+        description="env:NAME (an environment variable) or file:/path (a secrets file).",
+        examples=["env:SHOPIFY_WEBHOOK_SECRET", "file:/run/secrets/shopify_token"],
+    ),
+]
+
+
+class LocationConfig(BaseModel):
+    """A stock location: a warehouse of the tenant's, a 3PL node or a store."""
+
+    model_config = _Closed
+    kind: LocationKind = LocationKind.WAREHOUSE
+    name: str | None = None
+    priority: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=100, description="Lower is preferred when sourcing allocations."
+    )
+    region: str | None = Field(default=None, description="Ship-from region, e.g. US-EAST.")
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class ChannelConfig(BaseModel):
+    """A sales channel and how much of the stock it may promise."""
+
+    model_config = _Closed
+    kind: ChannelKind
+    stock_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The channel's stock policy (shared pool, protected quantity, percentage cap).",
+    )
+
+
+class ConnectorInstance(BaseModel):
+    """One configured instance of a connector type, with its settings and secret references."""
+
+    model_config = _Closed
+    type: Annotated[
+        str, Field(description="Connector type, e.g. shopify (see hub connectors list).")
+    ]
+    channel: Slug | None = Field(default=None, description="The channel an order connector feeds.")
+    location: Slug | None = Field(default=None, description="The location a 3PL connector serves.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings.")
+    secrets: dict[str, SecretReference | list[SecretReference]] = Field(
+        default_factory=dict,
+        description="Secret settings, by reference only; a list where the connector takes several "
+        "(for example webhook secrets during a rotation).",
+    )
+
+
+class Route(BaseModel):
+    """Which canonical events from where go to which destinations, under which rules."""
+
+    model_config = _Closed
+    name: str | None = None
+    source: Annotated[str, Field(alias="from", description="A connector instance, or * for any.")]
+    events: list[str] = Field(default_factory=lambda: ["*"], description="Canonical event types.")
+    to: list[str] = Field(
+        default_factory=lambda: ["ledger"],
+        description="Destinations: ledger, or connector instances for outbound calls.",
+    )
+    governance: GovernanceConfig | None = None
+    retry: RetryPolicy | None = None
+
+
+class TenantConfig(BaseModel):
+    model_config = _Closed
+    channels: dict[Slug, ChannelConfig] = Field(default_factory=dict)
+    locations: dict[Slug, LocationConfig] = Field(default_factory=dict)
+    connectors: dict[Slug, ConnectorInstance] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    governance: GovernanceConfig = Field(
+        default_factory=GovernanceConfig, description="Rules for routes that set none."
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class BrokerConfig(BaseModel):
+    """Where raw messages travel between ingress and workers."""
+
+    model_config = _Closed
+    kind: Literal["embedded", "redis", "nats"] = "embedded"
+    url: str | None = Field(
+        default=None, description="redis://... or nats://...; not for embedded."
+    )
+    partitions: Annotated[int, Field(ge=1, le=256)] = 4
+
+
+class LedgerConfig(BaseModel):
+    model_config = _Closed
+    url: str | None = Field(
+        default=None, description="SQLite path or postgresql:// URL; the embedded file if absent."
+    )
+
+
+class IngressConfig(BaseModel):
+    model_config = _Closed
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_json_depth: Annotated[int, Field(ge=4, le=128)] = 64
+
+
+class Deployment(BaseModel):
+    """A whole deployment file."""
+
+    model_config = _Closed
+    version: Literal[1] = 1
+    tenants: dict[Slug, TenantConfig] = Field(default_factory=dict)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
