@@ -252,7 +252,7 @@ class _Run:
         for raw in self.batch:
             try:
                 envelopes = self.router._translator.translate(raw)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure is classified; none escapes
                 if is_transient(exc):
                     self.results[raw.id].add(Disposition.RETRY, describe(exc))
                     self.audit(raw, None, "translate", "retry", describe(exc))
@@ -282,7 +282,7 @@ class _Run:
                     self.router._tax_quoter,
                     skip=item.passed_rules,
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a rule that crashes must not lose the message
                 if is_transient(exc):
                     self.results[item.raw.id].add(Disposition.RETRY, describe(exc))
                     self.audit(item.raw, item.envelope, "govern", "retry", describe(exc))
@@ -325,7 +325,7 @@ class _Run:
                 claims = await self.router._fast_path.claim(
                     tenant, [i.envelope.idempotency_key for i in items]
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the fast path is an optimisation only
                 self.audit(items[0].raw, None, "deduplicate", "bypassed", describe(exc))
                 fresh.extend(items)
                 continue
@@ -351,7 +351,7 @@ class _Run:
             for tenant, keys in by_tenant.items():
                 try:
                     await settle(tenant, keys)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - losing a fast-path mark costs a lookup, nothing more
                     self.audit(items[0].raw, None, "deduplicate", "mark_failed", describe(exc))
 
     async def deliver(self, work: list[_Work]) -> None:
@@ -402,7 +402,7 @@ class _Run:
             deliveries = await run_with_retries(
                 apply_batch, self.router._config.retry, on_retry=on_retry
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - classified below
             if is_transient(exc):
                 for item in work:
                     self.results[item.raw.id].add(Disposition.RETRY, describe(exc))
