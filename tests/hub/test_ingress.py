@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 
-from hub.ingress import IngressLimits, InboxSink, create_ingress_app, json_too_deep
+from hub.ingress import InboxSink, IngressLimits, create_ingress_app, json_too_deep
 from router.ports import RawMessage
 from router.transport.inbox import SqliteInbox
 
