@@ -25,6 +25,7 @@ each for dead letters, held messages and audit records.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from router.ports import (
     describe,
 )
 from router.retry import RetryPolicy, is_transient, run_with_retries
+from router.tracing import message_span, stage_span, trace_id_of, traceparent_of
 
 __all__ = ["Disposition", "RawResult", "Router", "RouterConfig"]
 
@@ -153,6 +155,7 @@ class Router:
         work = await run.govern(work)
         await run.deliver(work)
         run.flush()
+        run.end_spans()
         return [run.results[raw.id] for raw in batch]
 
     async def resume(
@@ -172,6 +175,7 @@ class Router:
         work = await run.govern([item])
         await run.deliver(work)
         run.flush()
+        run.end_spans()
         return run.results[held.raw.id]
 
 
@@ -183,6 +187,7 @@ class _Run:
         self.batch = batch
         self.now = router._clock()
         self.results = {raw.id: RawResult(raw.id) for raw in batch}
+        self.spans = {raw.id: message_span(raw) for raw in batch}
         self.letters: list[DeadLetter] = []
         self.held: list[HeldMessage] = []
         self.records: list[AuditRecord] = []
@@ -208,7 +213,8 @@ class _Run:
                 at=self.router._clock(),
                 reason=reason,
                 correlation_id=envelope.correlation_id if envelope else None,
-                trace_id=_trace_id(envelope.traceparent if envelope else raw.traceparent),
+                trace_id=_trace_id(envelope.traceparent if envelope else raw.traceparent)
+                or trace_id_of(self.spans[raw.id]),
                 order_key=_order_key(envelope) if envelope else None,
                 actor=actor,
                 details={"raw_id": raw.id, **(details or {})},
@@ -236,6 +242,12 @@ class _Run:
         self.results[raw.id].add(Disposition.DEAD_LETTERED, reason)
         self.audit(raw, envelope, stage, "dead_lettered", reason)
 
+    def end_spans(self) -> None:
+        for raw_id, span in self.spans.items():
+            result = self.results[raw_id]
+            span.set_attribute("hub.outcome", ",".join(d.value for d in result.dispositions))
+            span.end()
+
     def flush(self) -> None:
         """Persist dead letters, held messages and audit records, one write each."""
         if self.letters:
@@ -250,8 +262,10 @@ class _Run:
     def translate(self) -> list[_Work]:
         work: list[_Work] = []
         for raw in self.batch:
+            span = self.spans[raw.id]
             try:
-                envelopes = self.router._translator.translate(raw)
+                with stage_span(span, "hub.translate"):
+                    envelopes = self.router._translator.translate(raw)
             except Exception as exc:  # noqa: BLE001 - every failure is classified; none escapes
                 if is_transient(exc):
                     self.results[raw.id].add(Disposition.RETRY, describe(exc))
@@ -263,7 +277,13 @@ class _Run:
                 self.results[raw.id].add(Disposition.IGNORED, "no canonical event in this payload")
                 self.audit(raw, None, "translate", "ignored", "no canonical event in this payload")
                 continue
-            for envelope in envelopes:
+            parent = traceparent_of(span)
+            for original in envelopes:
+                envelope = (
+                    original.model_copy(update={"traceparent": parent})
+                    if parent and not original.traceparent
+                    else original
+                )
                 self.audit(
                     raw, envelope, "translate", "ok", details={"event_type": envelope.event_type}
                 )
@@ -274,14 +294,16 @@ class _Run:
         passing: list[_Work] = []
         for item in work:
             config = self.router._config.governance(item.envelope)
+            span = self.spans[item.raw.id]
             try:
-                verdict = await evaluate(
-                    item.envelope,
-                    config,
-                    self.router._catalog,
-                    self.router._tax_quoter,
-                    skip=item.passed_rules,
-                )
+                with stage_span(span, "hub.govern", {"hub.event_type": item.envelope.event_type}):
+                    verdict = await evaluate(
+                        item.envelope,
+                        config,
+                        self.router._catalog,
+                        self.router._tax_quoter,
+                        skip=item.passed_rules,
+                    )
             except Exception as exc:  # noqa: BLE001 - a rule that crashes must not lose the message
                 if is_transient(exc):
                     self.results[item.raw.id].add(Disposition.RETRY, describe(exc))
@@ -358,7 +380,26 @@ class _Run:
         work = await self._claim(work)
         if not work:
             return
+        started = time.time_ns()
         deliveries = await self._apply(work)
+        finished = time.time_ns()
+        for item, delivery in zip(work, deliveries, strict=True):
+            attributes = {
+                "hub.event_type": item.envelope.event_type,
+                "hub.outcome": delivery.outcome if delivery else "retry",
+                "hub.batch_size": len(work),
+            }
+            order_key = _order_key(item.envelope)
+            if order_key:
+                attributes["hub.order_key"] = order_key
+            with stage_span(
+                self.spans[item.raw.id],
+                "hub.ledger.apply",
+                attributes,
+                start_time=started,
+                end_time=finished,
+            ):
+                pass
         done: list[_Work] = []
         released: list[_Work] = []
         for item, delivery in zip(work, deliveries, strict=True):

@@ -112,6 +112,21 @@ class AuditSink(Protocol):
 
 
 def describe(error: BaseException) -> str:
-    """A one-line, secret-free description of an error for audit and dead-letter records."""
-    text: Any = str(error) or type(error).__name__
+    """A one-line description of an error for audit and dead-letter records.
+
+    Validation errors are described by field and reason only: pydantic's own text quotes the
+    offending input, which may be personal data or a secret.
+    """
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in item['loc']) or '(value)'}: {item['msg']}"
+            for item in error.errors(include_input=False, include_url=False, include_context=False)
+        ]
+        text: Any = f"{error.error_count()} validation error(s) for {error.title}: " + "; ".join(
+            parts
+        )
+    else:
+        text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}"[:1000]

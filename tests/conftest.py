@@ -83,3 +83,26 @@ def redis_url() -> Iterator[str]:
     for key in client.scan_iter("hub-test:*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def _span_exporter() -> object:
+    """One SDK tracer provider for the whole test session (OpenTelemetry allows one per process)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_exporter: object) -> Iterator[object]:
+    """The spans finished during one test (an ``InMemorySpanExporter``, cleared before and after)."""
+    _span_exporter.clear()  # type: ignore[attr-defined]
+    yield _span_exporter
+    _span_exporter.clear()  # type: ignore[attr-defined]

@@ -56,7 +56,9 @@ async def _wait_for(condition, seconds: float = 15.0) -> None:  # type: ignore[n
     raise AssertionError("condition not reached in time")
 
 
-async def test_messages_flow_once_and_publish_dedupes_by_message_id(nats_config: NatsConfig) -> None:
+async def test_messages_flow_once_and_publish_dedupes_by_message_id(
+    nats_config: NatsConfig,
+) -> None:
     ledger, stores = MemoryLedger(), Stores()
     router = _router(ledger, stores)
     broker = NatsBroker(NATS_URL, logger=None)

@@ -34,10 +34,10 @@ class JsonTranslator:
 
     def translate(self, raw: RawMessage) -> list[Envelope]:
         try:
-            data = json.loads(raw.body)
-            order = Order.model_validate(data["order"])
+            data = json.loads(raw.body)["order"]
         except (ValueError, KeyError) as exc:
             raise MalformedMessageError(f"cannot translate {raw.event}: {exc}") from exc
+        order = Order.model_validate(data)  # a ValidationError is described without its inputs
         return [
             Envelope.wrap(
                 order,
@@ -249,3 +249,15 @@ async def test_every_message_gets_one_outcome_and_an_audit_trail(size: int) -> N
     }
     assert delivered == {raw.id for raw in batch + redelivered}
     assert len(ledger.applied) == size
+
+
+async def test_reasons_never_quote_personal_data_from_validation_errors() -> None:
+    ledger, stores = MemoryLedger(), Stores()
+    data = example_order().model_dump(mode="json")
+    data["customer"]["email"] = "not-an-email jane.private@example.com"
+    raw = _raw("r1", body=json.dumps({"order": data}).encode())
+    [result] = await _router(ledger, stores).process([raw])
+    assert result.dispositions == [Disposition.DEAD_LETTERED]
+    assert "customer.email" in stores.letters[0].reason
+    assert "jane.private" not in stores.letters[0].reason
+    assert all("jane.private" not in r.reason for r in stores.records)
