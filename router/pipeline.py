@@ -36,6 +36,7 @@ from canonical import Envelope, Order
 from router.audit import AuditRecord
 from router.governance import Catalog, GovernanceConfig, Outcome, TaxQuoter, evaluate
 from router.idempotency import Claim, FastPath
+from router.metrics import RECEIVED_TO_DELIVERED, STAGE_SECONDS, count_outcomes
 from router.ports import (
     AuditSink,
     DeadLetter,
@@ -256,6 +257,7 @@ class _Run:
             self.router._holds.hold(self.held)
         if self.records:
             self.router._audit_sink.append(self.records)
+            count_outcomes(self.records)
 
     # -- stages ---------------------------------------------------------------------------------
 
@@ -383,6 +385,8 @@ class _Run:
         started = time.time_ns()
         deliveries = await self._apply(work)
         finished = time.time_ns()
+        STAGE_SECONDS.labels("deliver").observe((finished - started) / 1e9)
+        committed_at = self.router._clock()
         for item, delivery in zip(work, deliveries, strict=True):
             attributes = {
                 "hub.event_type": item.envelope.event_type,
@@ -412,6 +416,9 @@ class _Run:
             else:
                 disposition = Disposition(delivery.outcome)
                 done.append(item)
+                if disposition is Disposition.APPLIED:
+                    lag = (committed_at - item.raw.received_at).total_seconds()
+                    RECEIVED_TO_DELIVERED.observe(max(0.0, lag))
                 self.results[item.raw.id].add(disposition, delivery.reason)
                 self.audit(item.raw, item.envelope, "deliver", disposition.value, delivery.reason)
         await self._settle_fast_path(done, released)
