@@ -36,7 +36,7 @@ async def nats_config() -> AsyncIterator[NatsConfig]:
         durable=f"router-{tag}",
         batch_size=20,
         fetch_timeout=0.1,
-        ack_wait_seconds=2,
+        ack_wait_seconds=10,
         max_deliveries=3,
         retry=RetryPolicy(base_delay=0.05, max_delay=0.1),
     )
@@ -48,7 +48,7 @@ async def nats_config() -> AsyncIterator[NatsConfig]:
         await connection.close()
 
 
-async def _wait_for(condition, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+async def _wait_for(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
