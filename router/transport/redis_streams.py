@@ -103,6 +103,8 @@ class RedisStreamsPublisher:
     def __init__(self, client: Redis, config: RedisStreamsConfig) -> None:
         self._client = client
         self._config = config
+        #: How many publish attempts failed transiently and were retried (for metrics and tests).
+        self.retries = 0
 
     async def publish(
         self, raws: Sequence[RawMessage], keys: Sequence[str] | None = None
@@ -131,6 +133,8 @@ class RedisStreamsPublisher:
             reraise=True,
         ):
             with retry:
+                if retry.retry_state.attempt_number > 1:
+                    self.retries += 1
                 return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
