@@ -1,0 +1,113 @@
+"""The outbox relay and the outbound dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from router.errors import RateLimitedError, TransientError
+from router.outbound import Dispatcher, OutboxEvent, coalesce, relay_once, run_relay
+from router.retry import RetryPolicy
+from tests.router.test_pipeline import Stores
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _event(
+    event_id: int, key: str = "SKU-1:amazon_us", kind: str = "availability.changed"
+) -> OutboxEvent:
+    return OutboxEvent(event_id, "acme", kind, key, {"available": event_id}, T0)
+
+
+class ListOutbox:
+    def __init__(self, events: list[OutboxEvent]) -> None:
+        self.events = events
+        self.published: set[int] = set()
+
+    def pending(self, limit: int) -> list[OutboxEvent]:
+        return [e for e in self.events if e.id not in self.published][:limit]
+
+    def mark_published(self, ids: Sequence[int]) -> None:
+        self.published.update(ids)
+
+
+class Bus:
+    def __init__(self, fail: int = 0) -> None:
+        self.received: list[int] = []
+        self.fail = fail
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise TransientError("bus down")
+        self.received.extend(e.id for e in events)
+
+
+async def test_relay_publishes_before_marking_so_a_failure_loses_nothing() -> None:
+    outbox, bus = ListOutbox([_event(i) for i in range(1, 6)]), Bus(fail=1)
+    with pytest.raises(TransientError):
+        await relay_once(outbox, bus)
+    assert outbox.published == set()  # not marked: it will be relayed again
+    assert await relay_once(outbox, bus, batch_size=3) == 3
+    assert await relay_once(outbox, bus, batch_size=3) == 2
+    assert bus.received == [1, 2, 3, 4, 5]
+    assert await relay_once(outbox, bus) == 0
+
+
+async def test_the_relay_loop_waits_out_an_outage_and_stops_on_request() -> None:
+    outbox, bus = ListOutbox([_event(i) for i in range(1, 4)]), Bus(fail=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_relay(outbox, bus, stop=stop, policy=RetryPolicy(base_delay=0.01, max_delay=0.02))
+    )
+    for _ in range(100):
+        if len(bus.received) == 3:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert bus.received == [1, 2, 3]
+
+
+def test_coalescing_keeps_the_newest_level_and_every_other_event() -> None:
+    events = [
+        _event(1),
+        _event(2, kind="fulfillment.requested", key="o1"),
+        _event(3),
+        _event(4, key="SKU-2:amazon_us"),
+        _event(5, kind="fulfillment.requested", key="o1"),
+    ]
+    assert [e.id for e in coalesce(events)] == [2, 3, 4, 5]
+
+
+async def test_dispatch_retries_transient_failures_and_dead_letters_the_rest() -> None:
+    calls: list[tuple[str, int]] = []
+    flaky = {"left": 2}
+
+    async def push(event: OutboxEvent) -> None:
+        calls.append(("amazon_us", event.id))
+        if flaky["left"]:
+            flaky["left"] -= 1
+            raise RateLimitedError("429", retry_after=0)
+
+    async def broken(event: OutboxEvent) -> None:
+        raise ValueError("sku not listed on this channel")
+
+    stores = Stores()
+    results: list[tuple[int, str, str]] = []
+    dispatcher = Dispatcher(
+        routes=lambda event: [("amazon_us", push), ("woo_eu", broken)],
+        dead_letters=stores,
+        policy=RetryPolicy(in_process_attempts=3, base_delay=0.001, max_delay=0.002),
+        on_result=lambda e, d, outcome, reason: results.append((e.id, d, outcome)),
+    )
+    await dispatcher.dispatch([_event(1), _event(2)])  # coalesced to event 2
+    assert calls == [("amazon_us", 2)] * 3
+    assert sorted(results) == [(2, "amazon_us", "delivered"), (2, "woo_eu", "rejected")]
+    [letter] = stores.letters
+    assert letter.stage == "outbound"
+    assert letter.raw.instance == "woo_eu"
+    assert "sku not listed" in letter.reason
