@@ -139,7 +139,11 @@ class OperationsStore:
         now = self._clock()
         self._many(
             "INSERT INTO dead_letters (tenant, raw_id, stage, instance, event, reason, errors, raw, "
-            "envelope, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "envelope, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            # A replayed message that fails again reopens its letter with the new reason.
+            "ON CONFLICT (tenant, raw_id, stage) DO UPDATE SET reason = excluded.reason, "
+            "errors = excluded.errors, envelope = excluded.envelope, failed_at = excluded.failed_at, "
+            "status = 'open'",
             [
                 (
                     letter.raw.tenant,
@@ -267,13 +271,16 @@ class OperationsStore:
         )
         return self._dead_row(rows[0]) if rows else None
 
-    def mark_replayed(self, ids: Sequence[int], *, resolved: Sequence[int] = ()) -> None:
-        """Count a replay of each letter; those in ``resolved`` reached a terminal outcome."""
+    def mark_replayed(self, ids: Sequence[int]) -> None:
+        """Record that these letters were sent through the pipeline again.
+
+        A letter whose message fails again is reopened by :meth:`put` with the new reason.
+        """
         now = _ts(self._clock())
         self._many(
             "UPDATE dead_letters SET replay_count = replay_count + 1, replayed_at = ?, "
-            "status = CASE WHEN ? THEN 'replayed' ELSE status END WHERE id = ?",
-            [(now, letter_id in set(resolved), letter_id) for letter_id in ids],
+            "status = 'replayed' WHERE id = ?",
+            [(now, letter_id) for letter_id in ids],
         )
 
     # -- held messages --------------------------------------------------------------------------

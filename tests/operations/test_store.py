@@ -73,10 +73,17 @@ def test_dead_letters_are_stored_once_and_keep_the_original_payload(db: Any) -> 
     assert row.raw.received_at == T0
     [other] = store.dead_letters(reason_contains="unknown_sku")
     assert other.envelope == example_envelope()
-    store.mark_replayed([row.id, other.id], resolved=[row.id])
-    assert [r.raw_id for r in store.dead_letters()] == ["r2"]
+    store.mark_replayed([row.id, other.id])
+    assert store.dead_letters() == []
     assert store.dead_letter(row.id).status == "replayed"  # type: ignore[union-attr]
     assert store.dead_letter(other.id).replay_count == 1  # type: ignore[union-attr]
+    store.put([DeadLetter(_raw(), "translate", "MalformedMessageError: still bad")])
+    [reopened] = store.dead_letters()
+    assert (reopened.id, reopened.reason, reopened.replay_count) == (
+        row.id,
+        "MalformedMessageError: still bad",
+        1,
+    )
 
 
 def test_held_messages_queue_decide_and_measure_their_age(db: Any) -> None:
