@@ -37,7 +37,8 @@ class RawMessage:
     tenant: str
     instance: str
     event: str
-    body: bytes
+    #: The vendor payload, kept out of ``repr`` because it holds personal data.
+    body: bytes = field(repr=False)
     received_at: datetime
     headers: Mapping[str, str] = field(default_factory=dict)
     traceparent: str | None = None
