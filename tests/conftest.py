@@ -32,11 +32,13 @@ def server_missing(what: str, error: BaseException) -> None:
 
 
 def _with_database(admin_url: str, database: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    """The admin URL pointed at another database, still as a ``postgresql://`` URL."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    params = conninfo_to_dict(admin_url)
-    params["dbname"] = database
-    return make_conninfo(**params)
+    parts = urlsplit(admin_url)
+    if parts.scheme not in {"postgresql", "postgres"}:
+        raise ValueError(f"HUB_TEST_POSTGRES_URL must be a postgresql:// URL, not {admin_url!r}")
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")
