@@ -62,3 +62,11 @@ CREATE TABLE audit_chain_heads (
     sequence BIGINT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE catalog_prices (
+    tenant TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    PRIMARY KEY (tenant, channel, sku)
+);

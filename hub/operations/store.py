@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,8 +46,8 @@ class DeadLetterRow:
     failed_at: datetime
     status: str
     replay_count: int
-    raw: RawMessage
-    envelope: Envelope | None
+    raw: RawMessage = field(repr=False)
+    envelope: Envelope | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class HeldRow:
     status: str
     actor: str | None
     note: str | None
-    message: HeldMessage
+    message: HeldMessage = field(repr=False)
 
     def age(self, now: datetime) -> timedelta:
         return now - self.held_at
