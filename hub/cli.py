@@ -18,6 +18,7 @@ from rich.table import Table
 from canonical.lifecycle import INITIAL_STATE, TRANSITIONS, OrderState, lifecycle_as_json
 from canonical.schemas import PUBLISHED_MODELS, generate_schema
 from hub import __version__
+from hub.connectors_cli import connectors_app, translate
 from hub.schema_files import ExportReport, check_files, render_json, write_files
 
 app = typer.Typer(
@@ -31,6 +32,8 @@ schema_app = typer.Typer(
     help="The canonical model's published JSON Schemas (schemas/).", no_args_is_help=True
 )
 app.add_typer(schema_app, name="schema")
+app.add_typer(connectors_app, name="connectors")
+app.command("translate")(translate)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

@@ -1,0 +1,172 @@
+"""Amazon SP-API marketplace connector: order polling in, inventory quantities out.
+
+Orders are polled with ``getOrders`` (``LastUpdatedAfter``/``Before``, ``NextToken`` pages) and each
+order's items with ``getOrderItems``; ``ORDER_CHANGE`` notifications (via SQS, so no signature at
+the hub's door) name orders to re-read. Quantities are set with ``patchListingsItem``. Calls carry
+an LWA access token (``x-amz-access-token``), fetched with the refresh token and cached until shortly
+before it expires. SP-API publishes a rate and burst per operation; :class:`OperationRateLimiter`
+spends them before a call, and a 429 still backs off with ``Retry-After`` when Amazon sends it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+
+from connectors.amazon import mapping
+from connectors.base import Connector, load_payload
+from connectors.http import HttpClient, OperationRateLimiter
+from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
+from connectors.reconcile import DriftReport, reconcile
+from connectors.secrets import reveal
+from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+
+__all__ = ["AmazonConfig", "AmazonConnector"]
+
+ORDER_EVENTS = ("order.created", "order.updated", "order.cancelled")
+#: (requests per second, burst) per operation, from the SP-API usage plans.
+RATES = {
+    "getOrders": (0.0167, 20),
+    "getOrder": (0.5, 30),
+    "getOrderItems": (0.5, 30),
+    "patchListingsItem": (5.0, 10),
+}
+
+
+class AmazonConfig(ConnectorConfig):
+    seller_id: Annotated[str, Field(min_length=1, max_length=32)]
+    marketplace_ids: Annotated[list[str], Field(min_length=1)] = Field(
+        description="Marketplaces to read, e.g. ATVPDKIKX0DER (amazon.com)."
+    )
+    endpoint: Annotated[str, Field(pattern=r"^https://sellingpartnerapi-(na|eu|fe)\.amazon\.com$")]
+    client_id: str = Field(description="LWA client id of the app.")
+    client_secret: SecretStr
+    refresh_token: SecretStr
+    access_token: SecretStr | None = Field(
+        default=None, description="A token from an external token broker, instead of LWA refresh."
+    )
+
+
+class AmazonConnector(Connector):
+    name: ClassVar[str] = "amazon"
+    kind: ClassVar[ConnectorKind] = ConnectorKind.MARKETPLACE
+    version: ClassVar[str] = "0.1.0"
+    config_model: ClassVar[type[ConnectorConfig]] = AmazonConfig
+    events: ClassVar[dict[str, EventSpec]] = {
+        "getOrders": EventSpec("getOrders", mapping.translate_get_orders, ORDER_EVENTS, source="poll"),
+        "getOrder": EventSpec("getOrder", mapping.translate_get_order, ORDER_EVENTS, source="poll"),
+        "ORDER_CHANGE": EventSpec(
+            "ORDER_CHANGE", mapping.translate_order_change, (),
+            description="A trigger to re-read the order; carries no snapshot",
+        ),
+    }  # fmt: skip
+    accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
+
+    @classmethod
+    def webhook_event(cls, headers: Any, payload: Any) -> str:
+        """SP-API notifications name themselves: ``NotificationType``."""
+        kind = payload.get("NotificationType") if isinstance(payload, dict) else None
+        return cls._known_event(kind)
+
+    config: AmazonConfig
+    _token: tuple[str, float] | None = None
+
+    def base_url(self) -> str:
+        return self.config.endpoint
+
+    def rate_limit_policy(self) -> OperationRateLimiter:
+        return OperationRateLimiter(RATES)
+
+    def _access_token(self) -> str:
+        if self.config.access_token is not None:
+            return reveal(self.config.access_token)
+        if self._token is not None and self._token[1] > time.monotonic():
+            return self._token[0]
+        lwa = HttpClient(
+            connector=self.name,
+            base_url="https://api.amazon.com",
+            timeout=self.config.timeout_seconds,
+            max_attempts=self.config.max_attempts,
+            transport=self._transport,
+            sleep=self._sleep,
+        )
+        try:
+            response = lwa.request(
+                "POST",
+                "/auth/o2/token",
+                operation="lwa.token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": reveal(self.config.refresh_token),
+                    "client_id": self.config.client_id,
+                    "client_secret": reveal(self.config.client_secret),
+                },
+            )
+        finally:
+            lwa.close()
+        body = load_payload(response.content)
+        token = str(body["access_token"])
+        self._token = (token, time.monotonic() + int(body.get("expires_in", 3600)) - 60)
+        return token
+
+    def _call(self, method: str, path: str, operation: str, **kw: Any) -> Any:
+        headers = {"x-amz-access-token": self._access_token()}
+        return self.http.request(method, path, operation=operation, headers=headers, **kw)
+
+    def set_quantity(self, sku: str, quantity: int) -> Any:
+        """Set the merchant-fulfilled quantity of ``sku`` in every configured marketplace."""
+        response = self._call(
+            "PATCH",
+            f"/listings/2021-08-01/items/{self.config.seller_id}/{quote(sku, safe='')}",
+            "patchListingsItem",
+            params={"marketplaceIds": ",".join(self.config.marketplace_ids)},
+            json=mapping.from_canonical_inventory(quantity),
+        )
+        return load_payload(response.content)
+
+    def _order_items(self, order_id: str) -> list[Any]:
+        items: list[Any] = []
+
+        def fetch(token: str | None) -> Any:
+            params = {"NextToken": token} if token else None
+            return self._call(
+                "GET", f"/orders/v0/orders/{order_id}/orderItems", "getOrderItems", params=params
+            )
+
+        for response in paginate(fetch, JsonPathPaginator(("payload", "NextToken"))):
+            items.extend(load_payload(response.content)["payload"].get("OrderItems", []))
+        return items
+
+    def iter_orders(self, window: TimeWindow, *, with_items: bool = True) -> Iterator[Any]:
+        """Orders updated in ``window``, each with its ``OrderItems`` attached (see mapping)."""
+
+        def fetch(token: str | None) -> Any:
+            params: dict[str, Any] = {"MarketplaceIds": ",".join(self.config.marketplace_ids)}
+            if token:
+                params["NextToken"] = token
+            else:
+                params["LastUpdatedAfter"] = window.start.isoformat()
+                params["LastUpdatedBefore"] = window.end.isoformat()
+            return self._call("GET", "/orders/v0/orders", "getOrders", params=params)
+
+        for response in paginate(fetch, JsonPathPaginator(("payload", "NextToken"))):
+            for order in load_payload(response.content)["payload"].get("Orders", []):
+                if with_items and order.get("OrderStatus") not in mapping.SKIPPED_STATUSES:
+                    order = {**order, "OrderItems": self._order_items(order["AmazonOrderId"])}
+                yield order
+
+    def reconcile(
+        self,
+        window: TimeWindow,
+        ctx: TranslationContext,
+        ledger_version: Callable[[str], datetime | None],
+    ) -> DriftReport:
+        """Poll ``window`` and report orders the ledger lacks or holds older (webhooks missed)."""
+        return reconcile(
+            self.iter_orders(window), mapping.translate_get_order, ctx, window, ledger_version
+        )

@@ -1,0 +1,5 @@
+"""Avalara AvaTax tax connector (CreateTransaction quotes and commits)."""
+
+from connectors.avalara.connector import AvalaraConfig, AvalaraConnector
+
+__all__ = ["AvalaraConfig", "AvalaraConnector"]

@@ -1,0 +1,77 @@
+"""ShipBob 3PL connector: fulfilment orders out, shipment webhooks in.
+
+ShipBob webhooks are signed with the Standard Webhooks scheme (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``). **Unconfirmed from a ShipBob primary source** (see
+docs/connector-authoring.md, "Open questions"): the scheme is taken from a third-party integration
+guide and must be checked against developer.shipbob.com before production use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, SecretStr
+
+from canonical.fulfillment import FulfillmentRequest
+from connectors.base import Connector, load_payload
+from connectors.secrets import reveal
+from connectors.shipbob import mapping
+from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec
+from connectors.webhooks import StandardWebhooksVerifier
+
+__all__ = ["ShipBobConfig", "ShipBobConnector"]
+
+
+class ShipBobConfig(ConnectorConfig):
+    access_token: SecretStr = Field(description="Personal access token or OAuth access token.")
+    channel_id: Annotated[str, Field(pattern=r"^\d+$")] = Field(
+        description="The ShipBob channel the hub's orders belong to (shipbob_channel_id header)."
+    )
+    webhook_secrets: Annotated[list[SecretStr], Field(min_length=1, max_length=3)] = Field(
+        description="Webhook signing secret(s), whsec_<base64>."
+    )
+    api_base: Annotated[str, Field(pattern=r"^https://")] = "https://api.shipbob.com"
+
+
+class ShipBobConnector(Connector):
+    name: ClassVar[str] = "shipbob"
+    kind: ClassVar[ConnectorKind] = ConnectorKind.THREE_PL
+    version: ClassVar[str] = "0.1.0"
+    config_model: ClassVar[type[ConnectorConfig]] = ShipBobConfig
+    events: ClassVar[dict[str, EventSpec]] = {
+        "order_shipped": EventSpec(
+            "order_shipped", mapping.to_canonical_shipment, ("shipment.created",)
+        ),
+        "order.shipped": EventSpec(
+            "order.shipped", mapping.to_canonical_shipment, ("shipment.created",)
+        ),
+        **{
+            name: EventSpec(name, translate, ("tracking.updated",))
+            for name, translate in mapping.to_canonical_tracking.items()
+        },
+    }
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested",)
+    webhook_verifier = StandardWebhooksVerifier(tolerance=300)
+    webhook_topic_header = "x-webhook-topic"  # unconfirmed, like the signature scheme
+
+    config: ShipBobConfig
+
+    def base_url(self) -> str:
+        return self.config.api_base
+
+    def default_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {reveal(self.config.access_token)}",
+            "shipbob_channel_id": self.config.channel_id,
+        }
+
+    def create_fulfillment_order(self, request: FulfillmentRequest) -> str:
+        """Create the ShipBob order for ``request``; returns ShipBob's order id."""
+        response = self.http.request(
+            "POST",
+            "/1.0/order",
+            operation="orders.create",
+            json=mapping.from_canonical_fulfillment_request(request),
+        )
+        body: Any = load_payload(response.content)
+        return str(body["id"])

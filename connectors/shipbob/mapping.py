@@ -1,0 +1,198 @@
+"""ShipBob shipments to canonical shipments and tracking; fulfilment requests to orders. Pure.
+
+Field choices (ShipBob API 1.0 ``Shipment`` and ``Order`` models; webhook bodies are the Shipment):
+
+* The hub creates ShipBob orders with ``reference_id`` = the order key (``<channel>:<external id>``,
+  unique per ShipBob channel) and the fulfilment request id in a ``hub_request_id`` tag, so a
+  shipment names its order without a lookup. A shipment whose ``reference_id`` is not a hub key is
+  refused, naming the field.
+* ``order_shipped`` (API 1.0 topic) and ``order.shipped`` (2025 topic) -> ``shipment.created``: one
+  line per product with the quantities of its ``inventory_items`` (lots kept), the carrier's
+  tracking number as the package, at the ShipBob fulfilment centre mapped to a hub location
+  (``shipbob_<id>`` when unmapped). Key: ``(shipment id, "shipped")``: a shipment ships once.
+* ``shipment_delivered`` / ``shipment_exception`` -> ``tracking.updated`` (delivered / exception).
+  Key: ``(shipment id, status, last_update_at)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canonical.envelope import Envelope
+from canonical.fulfillment import (
+    FulfillmentRequest,
+    Package,
+    Shipment,
+    ShipmentLine,
+    TrackingEvent,
+    TrackingStatus,
+)
+from canonical.inventory import Lot
+from canonical.order import OrderRef
+from connectors.spec import TranslationContext
+from connectors.translate import Fields, build, envelope
+
+__all__ = [
+    "from_canonical_fulfillment_request",
+    "to_canonical_shipment",
+    "to_canonical_tracking",
+]
+
+CONNECTOR = "shipbob"
+
+
+def _order_ref(shipment: Fields) -> OrderRef:
+    reference = shipment.str("reference_id")
+    channel, sep, external = reference.partition(":")
+    if not sep or not channel or not external:
+        raise shipment.fail("reference_id", f"{reference!r} is not a hub order key")
+    return build(OrderRef, "reference_id", channel=channel, external_id=external)
+
+
+def _request_id(shipment: Fields) -> str | None:
+    for tag in shipment.objs("tags"):
+        if tag.opt_str("name") == "hub_request_id":
+            return tag.opt_str("value")
+    return None
+
+
+def _location(ctx: TranslationContext, shipment: Fields) -> str:
+    location = shipment.obj("location")
+    vendor_id = location.id("id")
+    return ctx.locations.get(vendor_id, f"{CONNECTOR}_{vendor_id}")
+
+
+def to_canonical_shipment(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+    shipment = Fields(raw)
+    tracking = shipment.opt_obj("tracking")
+    lines = []
+    for product in shipment.objs("products"):
+        sku = product.opt_str("sku") or product.str("reference_id")
+        items = list(product.objs("inventory_items"))
+        quantity = sum(item.int("quantity") for item in items)
+        lots = [
+            Lot(number=item.str("lot"), expires_at=item.opt_time("expiration_date"))
+            for item in items
+            if item.has("lot")
+        ]
+        serials = [str(s) for item in items for s in item.raw("serial_numbers", [])]
+        lines.append(
+            build(
+                ShipmentLine,
+                product.path,
+                sku=sku,
+                quantity=quantity,
+                lots=lots,
+                serials=serials,
+            )
+        )
+    shipped_at = (
+        (tracking.opt_time("shipping_date") if tracking else None)
+        or shipment.opt_time("actual_fulfillment_date")
+        or shipment.time("last_update_at")
+    )
+    result = build(
+        Shipment,
+        "",
+        tenant=ctx.tenant,
+        shipment_id=shipment.id("id"),
+        order=_order_ref(shipment),
+        location=_location(ctx, shipment),
+        request_id=_request_id(shipment),
+        carrier=tracking.opt_str("carrier") if tracking else None,
+        service=(tracking.opt_str("carrier_service") if tracking else None)
+        or shipment.opt_str("ship_option"),
+        packages=[
+            Package(
+                tracking_number=tracking.str("tracking_number"),
+                label_url=None,
+            )
+        ]
+        if tracking and tracking.has("tracking_number")
+        else [],
+        lines=lines,
+        shipped_at=shipped_at,
+    )
+    return [
+        envelope(
+            ctx,
+            CONNECTOR,
+            result,
+            event_type="shipment.created",
+            source_ids=("shipment", result.shipment_id, "shipped"),
+            occurred_at=shipped_at,
+            correlation_id=result.order.key,
+        )
+    ]
+
+
+def _tracking(status: TrackingStatus) -> Any:
+    def translate(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+        shipment = Fields(raw)
+        tracking = shipment.obj("tracking")
+        occurred = shipment.time("last_update_at")
+        event = build(
+            TrackingEvent,
+            "",
+            tenant=ctx.tenant,
+            tracking_number=tracking.str("tracking_number"),
+            carrier=tracking.opt_str("carrier") or "unknown",
+            status=status,
+            carrier_status=shipment.opt_str("status"),
+            occurred_at=occurred,
+            shipment_id=shipment.id("id"),
+            order=_order_ref(shipment),
+        )
+        return [
+            envelope(
+                ctx,
+                CONNECTOR,
+                event,
+                event_type="tracking.updated",
+                source_ids=(
+                    "shipment",
+                    shipment.id("id"),
+                    status.value,
+                    shipment.str("last_update_at"),
+                ),
+                occurred_at=occurred,
+                correlation_id=event.order.key if event.order else None,
+            )
+        ]
+
+    return translate
+
+
+to_canonical_tracking = {
+    "shipment_delivered": _tracking(TrackingStatus.DELIVERED),
+    "shipment_exception": _tracking(TrackingStatus.EXCEPTION),
+}
+
+
+def from_canonical_fulfillment_request(
+    request: FulfillmentRequest, *, shipping_method: str = "Standard"
+) -> dict[str, Any]:
+    """Body of ``POST /1.0/order`` for a canonical fulfilment request."""
+    ship_to = request.ship_to
+    return {
+        "reference_id": request.order.key,
+        "order_number": request.order.external_id,
+        "type": "DTC",
+        "shipping_method": request.service_level or shipping_method,
+        "recipient": {
+            "name": ship_to.name or "",
+            "address": {
+                "address1": ship_to.line1 or "",
+                "address2": ship_to.line2 or "",
+                "city": ship_to.city or "",
+                "state": ship_to.region or "",
+                "zip_code": ship_to.postal_code or "",
+                "country": ship_to.country or "",
+            },
+            "phone_number": ship_to.phone or "",
+        },
+        "products": [
+            {"reference_id": line.sku, "quantity": line.quantity} for line in request.lines
+        ],
+        "tags": [{"name": "hub_request_id", "value": request.request_id}],
+    }

@@ -1,0 +1,514 @@
+"""The conformance rules, one function each, raising :class:`ConformanceFailure` when broken.
+
+They are plain functions so that the kit's own tests can run each rule against a connector that
+deliberately breaks it, and so that a connector's test class (:mod:`connectors.testing.suite`) is
+only a thin pytest layer over them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import respx
+from jsonschema import Draft202012Validator
+
+import canonical
+from canonical.envelope import Envelope
+from canonical.events import payload_model_for
+from canonical.schemas import generate_schema, schema_path
+from connectors.base import Connector, load_payload
+from connectors.errors import (
+    AuthenticationError,
+    ConnectorConfigError,
+    ConnectorError,
+    PaginationLoopError,
+    RateLimited,
+    RequestRejected,
+    RetriableError,
+    TranslationError,
+    WebhookVerificationError,
+)
+from connectors.secrets import secret_values
+from connectors.spec import TranslationContext
+
+__all__ = [
+    "ConformanceFailure",
+    "OutboundCase",
+    "PaginationCase",
+    "Sample",
+    "check_config_schema",
+    "check_declaration",
+    "check_idempotency",
+    "check_outbound_retries",
+    "check_pagination",
+    "check_sample_translates",
+    "check_secrets_hidden",
+    "check_spans",
+    "check_webhook_signatures",
+    "default_context",
+]
+
+_CREDENTIAL = re.compile(r"(secret|token|password|passwd|api_key|apikey|credential|private)", re.I)
+
+#: The fixed instant every kit translation is "received" at.
+RECEIVED_AT = datetime(2026, 3, 2, 15, 0, 0, tzinfo=UTC)
+
+
+class ConformanceFailure(AssertionError):  # noqa: N818 - a test failure, like AssertionError
+    """A connector breaks a conformance rule; the message says which and how."""
+
+
+def fail(message: str) -> ConformanceFailure:
+    return ConformanceFailure(message)
+
+
+def default_context(instance: str = "test_instance") -> TranslationContext:
+    return TranslationContext(tenant="acme", instance=instance, received_at=RECEIVED_AT)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One vendor payload the connector must translate: the event name and the raw bytes."""
+
+    event: str
+    body: bytes
+    name: str = ""
+
+    @classmethod
+    def from_file(cls, event: str, path: Path) -> Sample:
+        return cls(event=event, body=path.read_bytes(), name=path.name)
+
+    @property
+    def id(self) -> str:
+        return self.name or self.event
+
+    def payload(self) -> Any:
+        return load_payload(self.body)
+
+
+@dataclass(frozen=True)
+class OutboundCase:
+    """One outbound operation: how to call it and which request it makes.
+
+    ``ok`` is the vendor's success response; ``call(connector)`` performs the operation.
+    """
+
+    name: str
+    method: str
+    url: str
+    call: Callable[[Connector], Any]
+    ok: Callable[[], httpx.Response]
+
+
+@dataclass(frozen=True)
+class PaginationCase:
+    """A paginated read: ``pages`` ends; ``looping_pages`` hands back a cursor twice."""
+
+    method: str
+    url: str
+    call: Callable[[Connector], Iterable[Any]]
+    pages: Callable[[], list[httpx.Response]]
+    looping_pages: Callable[[], list[httpx.Response]]
+    expected_items: int
+
+
+# -- declaration and configuration ----------------------------------------------------------------
+
+
+def check_declaration(cls: type[Connector]) -> None:
+    problems = cls.check_declaration()
+    if not cls.events:
+        problems.append("declares no events")
+    if problems:
+        raise fail(f"{cls.__name__} declaration: " + "; ".join(problems))
+
+
+def check_config_schema(
+    cls: type[Connector], valid: Mapping[str, Any], invalid: Sequence[Mapping[str, Any]]
+) -> None:
+    """The schema is JSON Schema, accepts a valid config, and refuses bad ones readably."""
+    schema = cls.config_schema()
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as exc:  # noqa: BLE001 - any failure of the connector under test is reported
+        raise fail(f"config schema is not valid JSON Schema: {exc}") from None
+    validator = Draft202012Validator(schema)
+    problems = [e.message for e in validator.iter_errors(json.loads(json.dumps(valid)))]
+    if problems:
+        raise fail(f"the JSON Schema refuses the valid config: {problems}")
+    try:
+        config = cls.parse_config(valid)
+    except ConnectorConfigError as exc:
+        raise fail(f"parse_config refuses the valid config: {exc}") from None
+    secrets = secret_values(config)
+    if not invalid:
+        raise fail("give at least one invalid config to check refusal")
+    for bad in invalid:
+        if not list(validator.iter_errors(json.loads(json.dumps(bad)))):
+            raise fail(f"the JSON Schema accepts an invalid config: {sorted(bad)}")
+        try:
+            cls.parse_config(bad)
+        except ConnectorConfigError as exc:
+            text = str(exc)
+            if ":" not in text or "invalid" not in text:
+                raise fail(f"config error does not name the field: {text!r}") from None
+            leaked = [s for s in secrets if s in text]
+            if leaked:
+                raise fail("a config error message shows a secret") from None
+        except Exception as exc:  # noqa: BLE001 - any failure of the connector under test is reported
+            raise fail(
+                f"parse_config raised {type(exc).__name__}, not ConnectorConfigError"
+            ) from None
+        else:
+            raise fail(f"parse_config accepts an invalid config: {sorted(bad)}")
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def _refuses(
+    connector: Connector, headers: Mapping[str, str], body: bytes, now: datetime, what: str
+) -> None:
+    try:
+        connector.verify_webhook(headers, body, now=now)
+    except WebhookVerificationError as exc:
+        leaked = [s for s in secret_values(connector.config) if s in str(exc)]
+        if leaked:
+            raise fail(f"the verification error for {what} shows a secret") from None
+        return
+    except Exception as exc:  # noqa: BLE001 - any failure of the connector under test is reported
+        raise fail(
+            f"{what}: raised {type(exc).__name__} instead of WebhookVerificationError"
+        ) from None
+    raise fail(f"{what} was accepted")
+
+
+def check_webhook_signatures(connector: Connector, body: bytes, *, now: datetime) -> None:
+    """Genuine (any active secret) passes; tampered, re-keyed, unsigned and stale are refused."""
+    verifier = type(connector).webhook_verifier
+    if verifier is None:
+        raise fail("the connector declares no webhook verifier")
+    secrets = connector.webhook_secrets()
+    if not secrets:
+        raise fail("the configuration holds no webhook secret")
+    timestamp = int(now.timestamp())
+    for index, secret in enumerate(secrets):
+        headers = verifier.sign(body, secret, timestamp=timestamp)
+        try:
+            connector.verify_webhook(headers, body, now=now)
+        except WebhookVerificationError as exc:
+            raise fail(
+                f"a genuine delivery signed with secret #{index} was refused: {exc}"
+            ) from None
+        lowered = {k.lower(): v for k, v in headers.items()}
+        try:
+            connector.verify_webhook(lowered, body, now=now)
+        except WebhookVerificationError:
+            raise fail("header names must be matched case-insensitively") from None
+    genuine = verifier.sign(body, secrets[0], timestamp=timestamp)
+    tampered = body[:-1] + (b" " if body[-1:] != b" " else b"x")
+    _refuses(connector, genuine, tampered, now, "a tampered body")
+    _refuses(connector, genuine, body + b"\n", now, "a body with a byte appended")
+    wrong = verifier.sign(body, "not-the-secret-" + "x" * 16, timestamp=timestamp)
+    _refuses(connector, wrong, body, now, "a delivery signed with a wrong secret")
+    _refuses(connector, {}, body, now, "a delivery without a signature header")
+    _refuses(connector, dict.fromkeys(genuine, ""), body, now, "an empty signature header")
+    tolerance = getattr(verifier, "tolerance", None)
+    if tolerance:
+        stale = verifier.sign(body, secrets[0], timestamp=timestamp - tolerance - 60)
+        _refuses(connector, stale, body, now, "a stale timestamp")
+
+
+# -- translation ----------------------------------------------------------------------------------
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    """A published schema from schemas/ when the repository is at hand, else generated."""
+    from canonical.events import PAYLOAD_MODELS
+    from canonical.schemas import PUBLISHED_MODELS
+
+    model = next(m for m in (*PUBLISHED_MODELS, *PAYLOAD_MODELS) if m.schema_name == name)
+    folder = Path(canonical.__file__).resolve().parents[1] / "schemas"
+    path = folder / schema_path(model)
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return generate_schema(model)
+
+
+def validate_envelope(envelope: Envelope) -> None:
+    document = json.loads(envelope.model_dump_json())
+    for name, data in (
+        ("envelope", document),
+        (payload_model_for(envelope.event_type).schema_name, document["payload"]),
+    ):
+        assert name is not None
+        validator = Draft202012Validator(
+            _schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].absolute_path)
+            raise fail(f"{envelope.event_type} does not validate against {name}: {where}: "
+                       f"{errors[0].message}")  # fmt: skip
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Any socket use inside the block fails the check: translation must not do I/O."""
+    original = socket.socket.connect
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConformanceFailure("translation opened a network connection")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    try:
+        with respx.mock(assert_all_called=False) as mock:
+            mock.route().mock(side_effect=ConformanceFailure("translation made an HTTP call"))
+            yield
+    finally:
+        socket.socket.connect = original  # type: ignore[method-assign]
+
+
+def translate(cls: type[Connector], sample: Sample, ctx: TranslationContext) -> list[Envelope]:
+    with no_network():
+        return cls.translate(sample.event, sample.payload(), ctx)
+
+
+def check_sample_translates(
+    cls: type[Connector], sample: Sample, ctx: TranslationContext | None = None
+) -> list[Envelope]:
+    """The sample translates, purely, into envelopes that validate against schemas/."""
+    ctx = ctx or default_context()
+    try:
+        envelopes = translate(cls, sample, ctx)
+    except TranslationError as exc:
+        raise fail(f"{sample.id} does not translate: {exc}") from None
+    declared = cls.events[sample.event].emits
+    for env in envelopes:
+        if env.event_type not in declared:
+            raise fail(f"{sample.id} emitted undeclared {env.event_type}")
+        if env.source.connector != cls.name or env.source.instance != ctx.instance:
+            raise fail(f"{sample.id}: envelope source is {env.source}, not {cls.name}")
+        if env.received_at != ctx.received_at:
+            raise fail(f"{sample.id}: received_at must come from the translation context")
+        validate_envelope(env)
+    return envelopes
+
+
+def _keys(envelopes: list[Envelope]) -> list[str]:
+    return [e.idempotency_key for e in envelopes]
+
+
+def check_idempotency(
+    cls: type[Connector],
+    sample: Sample,
+    changed: Any,
+    ctx: TranslationContext | None = None,
+) -> None:
+    """Deterministic output; a redelivery keeps the keys; a changed payload changes them."""
+    ctx = ctx or default_context()
+    first = translate(cls, sample, ctx)
+    second = translate(cls, sample, ctx)
+    if [e.model_dump_json() for e in first] != [e.model_dump_json() for e in second]:
+        raise fail(f"{sample.id}: translating twice gave different output (clock or randomness?)")
+    later = replace(ctx, received_at=ctx.received_at + timedelta(hours=3))
+    redelivered = translate(cls, sample, later)
+    if _keys(redelivered) != _keys(first):
+        raise fail(f"{sample.id}: a redelivery derived different idempotency keys")
+    if not first:
+        return
+    changed_sample = Sample(sample.event, json.dumps(changed, default=str).encode(), sample.id)
+    new = translate(cls, changed_sample, ctx)
+    if set(_keys(new)) <= set(_keys(first)):
+        raise fail(f"{sample.id}: a changed payload derived the same idempotency keys")
+
+
+# -- outbound -------------------------------------------------------------------------------------
+
+
+def _no_secret(connector: Connector, text: str, what: str) -> None:
+    leaked = [s for s in secret_values(connector.config) if s in text]
+    if leaked:
+        raise fail(f"{what} shows a secret")
+
+
+def check_outbound_retries(
+    make: Callable[[], Connector],
+    case: OutboundCase,
+    *,
+    caplog_text: Callable[[], str] | None = None,
+) -> None:
+    """429 and 5xx are retried; giving up raises a typed error; 401/400 are not retried."""
+
+    def run(responses: list[httpx.Response | Exception]) -> tuple[Any, BaseException | None, int]:
+        connector = make()
+        with respx.mock(assert_all_called=False) as mock:
+            route = mock.request(case.method, case.url).mock(side_effect=responses)
+            try:
+                result, error = case.call(connector), None
+            except ConnectorError as exc:
+                result, error = None, exc
+            except Exception as exc:  # noqa: BLE001 - any failure of the connector under test is reported
+                raise fail(f"{case.name}: raised untyped {type(exc).__name__}: {exc}") from None
+            finally:
+                connector.close()
+            if error is not None:
+                _no_secret(connector, f"{error} {error!r}", f"{case.name} error")
+            return result, error, route.call_count
+
+    attempts = make().config.max_attempts
+    if attempts < 2:
+        raise fail("check retries with a config that allows at least 2 attempts")
+    for status in (429, 503):
+        headers = {"Retry-After": "0"} if status == 429 else {}
+        _, error, calls = run([httpx.Response(status, headers=headers), case.ok()])
+        if error is not None or calls != 2:
+            raise fail(f"{case.name}: HTTP {status} then 200 should succeed on the 2nd call "
+                       f"(calls={calls}, error={error!r})")  # fmt: skip
+    _, error, calls = run([httpx.Response(500)] * attempts)
+    if not isinstance(error, RetriableError) or calls != attempts:
+        raise fail(f"{case.name}: persistent 500 should raise RetriableError after {attempts} "
+                   f"calls (calls={calls}, error={error!r})")  # fmt: skip
+    _, error, calls = run([httpx.Response(429, headers={"Retry-After": "1"})] * attempts)
+    if not isinstance(error, RateLimited) or error.retry_after != 1.0:
+        raise fail(f"{case.name}: persistent 429 should raise RateLimited(retry_after=1.0), "
+                   f"got {error!r}")  # fmt: skip
+    _, error, calls = run([httpx.Response(401), case.ok()])
+    if not isinstance(error, AuthenticationError) or calls != 1:
+        raise fail(f"{case.name}: 401 should raise AuthenticationError at once (calls={calls})")
+    _, error, calls = run([httpx.Response(422, json={"errors": "secret-free?"}), case.ok()])
+    if not isinstance(error, RequestRejected) or calls != 1:
+        raise fail(f"{case.name}: 422 should raise RequestRejected at once (calls={calls})")
+    _, error, calls = run([httpx.ConnectTimeout("slow"), case.ok()])
+    if error is not None or calls != 2:
+        raise fail(f"{case.name}: a timeout then 200 should succeed on the 2nd call")
+    check_spans(make, case)
+
+
+def check_spans(make: Callable[[], Connector], case: OutboundCase) -> None:
+    """Every outbound attempt is an OpenTelemetry span naming the connector and the operation."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from connectors import http as hub_http
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    original = hub_http.tracer
+    hub_http.tracer = provider.get_tracer("conformance")
+    connector = make()
+    try:
+        with respx.mock(assert_all_called=False) as mock:
+            mock.request(case.method, case.url).mock(side_effect=[httpx.Response(503), case.ok()])
+            case.call(connector)
+    finally:
+        hub_http.tracer = original
+        connector.close()
+    spans = [
+        span
+        for span in exporter.get_finished_spans()
+        if (span.attributes or {}).get("hub.connector") == connector.name
+    ]
+    if len(spans) < 2:
+        raise fail(f"{case.name}: expected a span per attempt with hub.connector, got {len(spans)}")
+    if any(not (span.attributes or {}).get("hub.operation") for span in spans):
+        raise fail(f"{case.name}: spans must carry hub.operation")
+
+
+def check_pagination(make: Callable[[], Connector], case: PaginationCase) -> None:
+    """Pagination ends with every item; a cursor handed back twice raises PaginationLoopError."""
+    connector = make()
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.request(case.method, case.url).mock(side_effect=case.pages())
+        items = list(case.call(connector))
+    if len(items) != case.expected_items:
+        raise fail(f"pagination returned {len(items)} items, expected {case.expected_items}")
+    if route.call_count != len(case.pages()):
+        raise fail(f"pagination made {route.call_count} calls for {len(case.pages())} pages")
+    connector = make()
+    with respx.mock(assert_all_called=False) as mock:
+        pages = case.looping_pages()
+        mock.request(case.method, case.url).mock(side_effect=pages + pages + pages)
+        try:
+            for _ in case.call(connector):
+                pass
+        except PaginationLoopError:
+            return
+        except StopIteration:
+            pass
+    raise fail("a repeated page cursor did not raise PaginationLoopError")
+
+
+# -- secrets --------------------------------------------------------------------------------------
+
+
+def check_secrets_hidden(
+    cls: type[Connector],
+    valid: Mapping[str, Any],
+    *,
+    outbound: OutboundCase | None = None,
+) -> None:
+    """Secrets stay out of repr, str, JSON dumps, errors and log records."""
+    connector = cls(valid)
+    for name in type(connector.config).model_fields:
+        value = getattr(connector.config, name)
+        values = value if isinstance(value, list | tuple) else [value]
+        if _CREDENTIAL.search(name) and any(isinstance(v, str) and v for v in values):
+            raise fail(
+                f"config field {name!r} looks like a credential but is a plain string; "
+                "declare it as SecretStr so repr(config) shows a secret never"
+            )
+    secrets = secret_values(connector.config)
+    if not secrets:
+        raise fail("the valid config holds no secret to check; declare credentials as SecretStr")
+    texts = {
+        "repr(config)": repr(connector.config),
+        "str(config)": str(connector.config),
+        "config JSON": connector.config.model_dump_json(),
+        "repr(connector)": repr(connector),
+    }
+    for what, text in texts.items():
+        _no_secret(connector, text, what)
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        if outbound is not None:
+            with respx.mock(assert_all_called=False) as mock:
+                mock.request(outbound.method, outbound.url).mock(
+                    side_effect=[httpx.Response(401, text=" ".join(secrets))]
+                )
+                try:
+                    outbound.call(connector)
+                except ConnectorError as exc:
+                    _no_secret(connector, f"{exc} {exc!r} {exc.args}", "an outbound error")
+                    if secrets and any(s in str(exc) for s in secrets):
+                        raise fail("an error message repeats the vendor's response body") from None
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        connector.close()
+    for record in records:
+        _no_secret(connector, record.getMessage(), f"log record {record.name}")
