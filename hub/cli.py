@@ -19,6 +19,7 @@ from canonical.lifecycle import INITIAL_STATE, TRANSITIONS, OrderState, lifecycl
 from canonical.schemas import PUBLISHED_MODELS, generate_schema
 from hub import __version__
 from hub.connectors_cli import connectors_app, translate
+from hub.ledger.cli import catalog_app, ledger_app, orders_app
 from hub.schema_files import ExportReport, check_files, render_json, write_files
 
 app = typer.Typer(
@@ -32,6 +33,9 @@ schema_app = typer.Typer(
     help="The canonical model's published JSON Schemas (schemas/).", no_args_is_help=True
 )
 app.add_typer(schema_app, name="schema")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(orders_app, name="orders")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(connectors_app, name="connectors")
 app.command("translate")(translate)
 

@@ -12,11 +12,11 @@ import pytest
 
 from canonical.examples import example_envelope
 from hub.ledger.dialect import PostgresDialect, SqliteDialect
+from hub.ledger.migrations import migrate
 from hub.operations import OperationsStore
 from router.audit import AuditRecord
 from router.ports import DeadLetter, HeldMessage, RawMessage
 
-SCHEMA = Path(__file__).resolve().parents[2] / "hub" / "operations"
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
@@ -24,10 +24,9 @@ T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         database: Any = SqliteDialect(str(tmp_path / "ops.sqlite3"))
-        database.executescript((SCHEMA / "schema_sqlite.sql").read_text())
     else:
         database = PostgresDialect(request.getfixturevalue("postgres_url"))
-        database.executescript((SCHEMA / "schema_postgres.sql").read_text())
+    migrate(database)  # the operations tables are one of the ledger's migrations
     yield database
     database.close()
 

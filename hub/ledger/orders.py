@@ -1,0 +1,567 @@
+"""Orders in the ledger: newest-snapshot-wins, reservations per line, shipments and release.
+
+Reservation rule (one place, :func:`reconcile`): each stocked line should hold a reservation equal
+to its outstanding quantity (ordered - shipped; zero once cancelled or while reservation waits for
+payment or a hold). When a line's reservation differs from that target, the old one is released
+and the outstanding quantity is sourced again. A line row is UNIQUE per (tenant, order, line), so
+a line is never reserved twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from canonical import (
+    Envelope,
+    FulfillmentRequest,
+    MovementKind,
+    Order,
+    Shipment,
+    ShipmentLine,
+)
+from canonical.order import FulfillmentType, PaymentStatus
+from hub.ledger.errors import InvalidMessageError, UnknownOrderError, UnknownSkuError
+from hub.ledger.sourcing import choose_location, rank_locations
+from hub.ledger.work import Work, now_text, ts
+
+__all__ = ["apply_fulfillment_request", "apply_order", "apply_shipment", "history", "reconcile"]
+
+_PAID = {PaymentStatus.AUTHORIZED, PaymentStatus.PAID, PaymentStatus.PARTIALLY_PAID}
+
+
+@dataclass(slots=True)
+class Line:
+    line_id: str
+    sku: str | None
+    quantity: int
+    fulfillment_type: str
+    location: str | None
+    reserved: int
+    shipped: int
+    returned: int
+    status: str
+
+
+_LINE_COLUMNS = (
+    "line_id, sku, quantity, fulfillment_type, location, reserved, shipped, returned, status"
+)
+
+
+def load_lines(work: Work, tenant: str, order_key: str) -> list[Line]:
+    rows = work.db.query(
+        f"SELECT {_LINE_COLUMNS} FROM order_lines WHERE tenant = ? AND order_key = ? "  # noqa: S608
+        "ORDER BY sku, line_id",
+        (tenant, order_key),
+    )
+    return [
+        Line(r[0], r[1], int(r[2]), r[3], r[4], int(r[5]), int(r[6]), int(r[7]), r[8]) for r in rows
+    ]
+
+
+def save_line(work: Work, tenant: str, order_key: str, line: Line) -> None:
+    """Write a line as it is now (an upsert: new lines are first written here, once sourced)."""
+    work.db.execute(
+        "INSERT INTO order_lines (tenant, order_key, line_id, sku, quantity, fulfillment_type, "
+        "location, reserved, shipped, returned, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant, order_key, line_id) DO UPDATE SET sku = excluded.sku, "
+        "quantity = excluded.quantity, fulfillment_type = excluded.fulfillment_type, "
+        "location = excluded.location, reserved = excluded.reserved, shipped = excluded.shipped, "
+        "returned = excluded.returned, status = excluded.status",
+        (
+            tenant,
+            order_key,
+            line.line_id,
+            line.sku,
+            line.quantity,
+            line.fulfillment_type,
+            line.location,
+            line.reserved,
+            line.shipped,
+            line.returned,
+            line.status,
+        ),
+    )
+
+
+def lock_order(work: Work, tenant: str, order_key: str) -> dict[str, Any] | None:
+    rows = work.db.query(
+        "SELECT source_version, updated_at, state, cancelled, on_hold, released, payment_status, "  # noqa: S608 - fixed SQL; values are parameters
+        "captured_minor, refunded_minor, currency, ship_region, channel FROM orders "
+        "WHERE tenant = ? AND order_key = ?" + work.db.for_update,
+        (tenant, order_key),
+    )
+    if not rows:
+        return None
+    keys = [
+        "source_version",
+        "updated_at",
+        "state",
+        "cancelled",
+        "on_hold",
+        "released",
+        "payment_status",
+        "captured_minor",
+        "refunded_minor",
+        "currency",
+        "ship_region",
+        "channel",
+    ]
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def require_order(work: Work, tenant: str, order_key: str) -> dict[str, Any]:
+    order = lock_order(work, tenant, order_key)
+    if order is None:
+        raise UnknownOrderError(
+            f"order {order_key!r} is not in the ledger yet; it must arrive before its shipments, "
+            "payments and returns (replay this message after the order)"
+        )
+    return order
+
+
+def history(work: Work, tenant: str, order_key: str, event: str, state: str, detail: str) -> None:
+    """Append to the order's timeline (written with the batch, dropped with a rejected message)."""
+    work.defer(
+        "INSERT INTO order_history (tenant, order_key, at, event, state, detail, message_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (tenant, order_key, now_text(), event, state, detail, work.message_id),
+    )
+
+
+def _resolve_sku(work: Work, order: Order, index: int) -> str:
+    line = order.lines[index]
+    if line.sku is not None:
+        try:
+            return work.sku(order.tenant, line.sku).sku
+        except UnknownSkuError:
+            pass
+    mapped = work.resolve_external(
+        order.tenant, order.channel, [line.variant_id, line.sku, line.product_id]
+    )
+    if mapped is None:
+        ids = (
+            ", ".join(
+                f"{name}={value!r}"
+                for name, value in (
+                    ("sku", line.sku),
+                    ("variant_id", line.variant_id),
+                    ("product_id", line.product_id),
+                )
+                if value
+            )
+            or "no ids"
+        )
+        raise UnknownSkuError(
+            f"order {order.key} line {line.line_id} ({ids}) maps to no SKU of tenant "
+            f"{order.tenant!r} on channel {order.channel!r}; map it with `hub catalog import`"
+        )
+    return work.sku(order.tenant, mapped).sku
+
+
+def _version(source_version: int | None, updated_at: str) -> tuple[int, str]:
+    return (-1 if source_version is None else int(source_version), updated_at)
+
+
+def apply_order(work: Work, envelope: Envelope) -> str:
+    """Apply an order snapshot; returns ``applied`` or ``stale``."""
+    order = envelope.payload
+    assert isinstance(order, Order)
+    tenant, key = order.tenant, order.key
+    skus = [_resolve_sku(work, order, i) for i in range(len(order.lines))]
+    region = order.shipping_address.region if order.shipping_address else None
+    cancelled = envelope.event_type == "order.cancelled" or order.cancelled_at is not None
+    snapshot = order.model_dump_json()
+    stored = lock_order(work, tenant, key)
+    if stored is not None and _version(order.source_version, ts(order.updated_at)) <= _version(
+        stored["source_version"], stored["updated_at"]
+    ):
+        return "stale"
+    values = (
+        order.source_version,
+        ts(order.updated_at),
+        int(cancelled or bool(stored and stored["cancelled"])),
+        _payment_status(order.payment_status, stored),
+        order.currency,
+        order.totals.total.minor_units,
+        region,
+        snapshot,
+    )
+    if stored is None:
+        work.db.execute(
+            "INSERT INTO orders (source_version, updated_at, cancelled, payment_status, currency, "
+            "total_minor, ship_region, snapshot, tenant, order_key, channel, external_id, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'captured')",
+            (*values, tenant, key, order.channel, order.external_id),
+        )
+        history(work, tenant, key, envelope.event_type, "captured", "order captured")
+        stored = {
+            "state": "captured",
+            "on_hold": 0,
+            "released": 0,
+            "captured_minor": 0,
+            "refunded_minor": 0,
+            "channel": order.channel,
+        }
+        existing: dict[str, Line] = {}
+    else:
+        work.db.execute(
+            "UPDATE orders SET source_version = ?, updated_at = ?, cancelled = ?, "
+            "payment_status = ?, currency = ?, total_minor = ?, ship_region = ?, snapshot = ? "
+            "WHERE tenant = ? AND order_key = ?",
+            (*values, tenant, key),
+        )
+        existing = {line.line_id: line for line in load_lines(work, tenant, key)}
+    names = "source_version updated_at cancelled payment_status currency total_minor ship_region"
+    stored.update(zip(names.split(), values, strict=False))
+    lines = dict(existing)
+    for line, sku in zip(order.lines, skus, strict=True):
+        if line.line_id in lines:
+            kept_line = lines[line.line_id]
+            kept_line.sku, kept_line.quantity = sku, line.quantity
+            kept_line.fulfillment_type = line.fulfillment_type.value
+        else:
+            lines[line.line_id] = Line(
+                line.line_id, sku, line.quantity, line.fulfillment_type.value, None, 0, 0, 0, "new"
+            )
+    kept = {line.line_id for line in order.lines}
+    for line_id in existing.keys() - kept:  # a line removed from the order: nothing to reserve
+        lines[line_id].quantity = lines[line_id].shipped
+    reconcile(work, tenant, key, envelope.event_type, order=stored, lines=list(lines.values()))
+    return "applied"
+
+
+def _payment_status(status: PaymentStatus, stored: dict[str, Any] | None) -> str:
+    """The channel's payment status, except that a snapshot still saying ``pending`` does not
+    undo a payment the ledger already saw (a payment event can beat the order's own update)."""
+    if stored is not None and status is PaymentStatus.PENDING:
+        return str(stored["payment_status"])
+    return status.value
+
+
+def _payment_ready(work: Work, order: dict[str, Any]) -> bool:
+    if work.policy.reservation.reserve_at == "capture":
+        return True
+    return PaymentStatus(order["payment_status"]) in _PAID or int(order["captured_minor"]) > 0
+
+
+def reconcile(
+    work: Work,
+    tenant: str,
+    key: str,
+    event: str,
+    *,
+    order: dict[str, Any] | None = None,
+    lines: list[Line] | None = None,
+) -> None:
+    """Bring every line's reservation to its target, record decisions, update the order state.
+
+    ``order`` and ``lines`` are the locked order row and its lines when the caller already holds
+    them (an order snapshot builds them in memory); otherwise they are read. Every line is written
+    back, in (SKU, line) order, which is also the order positions are locked in.
+    """
+    if order is None:
+        order = require_order(work, tenant, key)
+    if lines is None:
+        lines = load_lines(work, tenant, key)
+    lines = sorted(lines, key=lambda line: (line.sku or "", line.line_id))
+    stocked = [line for line in lines if line.fulfillment_type == FulfillmentType.STOCKED.value]
+    cancelled = bool(order["cancelled"])
+    hold = (
+        not cancelled
+        and work.policy.reservation.mixed_orders == "hold"
+        and bool(stocked)
+        and len(stocked) < len(lines)
+    )
+    ready = not cancelled and not hold and _payment_ready(work, order)
+    allocated: list[dict[str, Any]] = []
+    backordered: list[dict[str, Any]] = []
+    released: list[dict[str, Any]] = []
+    for line in lines:
+        if line.fulfillment_type != FulfillmentType.STOCKED.value:
+            line.status = "cancelled" if cancelled else "awaiting_supply"
+            save_line(work, tenant, key, line)
+            continue
+        assert line.sku is not None
+        outstanding = max(0, line.quantity - line.shipped)
+        target = outstanding if ready else 0
+        if line.reserved != target or (target > 0 and line.status == "refused"):
+            if line.reserved > 0:
+                assert line.location is not None
+                work.move(
+                    tenant,
+                    MovementKind.RESERVATION_RELEASE,
+                    line.sku,
+                    line.location,
+                    line.reserved,
+                    reference=f"{key}/{line.line_id}",
+                    reason="cancelled" if cancelled else "reservation changed",
+                )
+                released.append(
+                    {
+                        "line_id": line.line_id,
+                        "sku": line.sku,
+                        "quantity": line.reserved,
+                        "location": line.location,
+                    }
+                )
+                line.reserved = 0
+            if target > 0:
+                _source(work, tenant, key, order, line, target, allocated, backordered)
+        if target == 0:
+            if cancelled:
+                line.status = "cancelled"
+            elif outstanding == 0:
+                line.status = "shipped"
+            elif hold:
+                line.status = "on_hold"
+            else:
+                line.status = "awaiting_payment"
+        save_line(work, tenant, key, line)
+    if allocated:
+        work.emit(tenant, "order.allocated", key, {"order": key, "lines": allocated})
+    if backordered:
+        work.emit(tenant, "order.backordered", key, {"order": key, "lines": backordered})
+    if released:
+        work.emit(tenant, "reservation.released", key, {"order": key, "lines": released})
+    _update_state(work, tenant, key, order, lines, hold=hold, ready=ready, event=event)
+
+
+def _source(
+    work: Work,
+    tenant: str,
+    key: str,
+    order: dict[str, Any],
+    line: Line,
+    quantity: int,
+    allocated: list[dict[str, Any]],
+    backordered: list[dict[str, Any]],
+) -> None:
+    assert line.sku is not None
+    positions = work.lock_positions(tenant, line.sku)
+    ranked = rank_locations(work.locations(tenant), order["ship_region"], work.policy.sourcing)
+    channel = order["channel"]
+    backorder = (
+        work.sku(tenant, line.sku).backorder_allowed
+        and channel not in work.policy.reservation.refuse_backorder_channels
+    )
+    channel_available = work.policy.channels.available(channel, work.pool(positions))
+    decision = choose_location(
+        ranked,
+        {loc: p.available for loc, p in positions.items()},
+        quantity,
+        channel_available=channel_available,
+        backorder=backorder,
+    )
+    work.defer(
+        "INSERT INTO sourcing_decisions (tenant, order_key, line_id, location, quantity, outcome, "
+        "reason, message_id, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant,
+            key,
+            line.line_id,
+            decision.location,
+            quantity,
+            decision.outcome,
+            decision.reason,
+            work.message_id,
+            now_text(),
+        ),
+    )
+    entry = {
+        "line_id": line.line_id,
+        "sku": line.sku,
+        "quantity": quantity,
+        "location": decision.location,
+        "reason": decision.reason,
+    }
+    if decision.location is None:
+        line.status = "refused"
+        line.location = None
+        backordered.append(entry)
+        return
+    work.move(
+        tenant,
+        MovementKind.RESERVATION,
+        line.sku,
+        decision.location,
+        quantity,
+        reference=f"{key}/{line.line_id}",
+        reason=decision.reason,
+        check_oversell=decision.outcome == "allocated",
+    )
+    line.reserved = quantity
+    line.location = decision.location
+    line.status = decision.outcome
+    (allocated if decision.outcome == "allocated" else backordered).append(entry)
+
+
+def _update_state(
+    work: Work,
+    tenant: str,
+    key: str,
+    order: dict[str, Any],
+    lines: list[Line],
+    *,
+    hold: bool,
+    ready: bool,
+    event: str,
+) -> None:
+    stocked = [line for line in lines if line.fulfillment_type == FulfillmentType.STOCKED.value]
+    shipped = [line for line in stocked if line.shipped > 0]
+    if order["cancelled"]:
+        state = "cancelled"
+    elif hold:
+        state = "on_hold"
+    elif shipped and all(line.shipped >= line.quantity for line in stocked):
+        state = "shipped"
+    elif shipped:
+        state = "partially_shipped"
+    elif order["released"]:
+        state = "released"
+    elif not ready:
+        state = "captured"
+    elif not stocked:
+        state = "validated"
+    else:
+        statuses = {line.status for line in stocked if line.quantity > line.shipped}
+        if statuses <= {"allocated"}:
+            state = "allocated"
+        elif "allocated" in statuses:
+            state = "partially_allocated"
+        else:
+            state = "backordered"
+    if state != order["state"]:
+        work.db.execute(
+            "UPDATE orders SET state = ? WHERE tenant = ? AND order_key = ?", (state, tenant, key)
+        )
+        history(work, tenant, key, event, state, f"{order['state']} -> {state}")
+        order["state"] = state
+
+
+def apply_shipment(work: Work, envelope: Envelope) -> str:
+    """Consume reservations: each shipped quantity leaves on-hand and allocated together."""
+    shipment = envelope.payload
+    assert isinstance(shipment, Shipment)
+    tenant, key = shipment.tenant, shipment.order.key
+    order = require_order(work, tenant, key)
+    work.location(tenant, shipment.location)
+    lines = {line.line_id: line for line in load_lines(work, tenant, key)}
+    for shipped in shipment.lines:
+        line = _line_for(lines, shipped.line_id, shipped.sku, key)
+        assert line.sku is not None
+        _check_tracking(work, tenant, line.sku, shipped, shipment.shipment_id)
+        if line.shipped + shipped.quantity > line.quantity:
+            raise InvalidMessageError(
+                f"shipment {shipment.shipment_id} ships {shipped.quantity} of line {line.line_id} "
+                f"of order {key}, which has {line.quantity - line.shipped} left to ship"
+            )
+        reference = f"{key}/{line.line_id}"
+        if line.reserved > 0 and line.location != shipment.location:
+            assert line.location is not None
+            work.move(
+                tenant,
+                MovementKind.RESERVATION_RELEASE,
+                line.sku,
+                line.location,
+                line.reserved,
+                reference=reference,
+                reason=f"shipped from {shipment.location}",
+            )
+            line.reserved = 0
+        if line.reserved < shipped.quantity:
+            work.move(
+                tenant,
+                MovementKind.RESERVATION,
+                line.sku,
+                shipment.location,
+                shipped.quantity - line.reserved,
+                reference=reference,
+                reason="shipped beyond its reservation",
+                check_oversell=False,
+            )
+            line.reserved = shipped.quantity
+        work.move(
+            tenant,
+            MovementKind.SHIPMENT,
+            line.sku,
+            shipment.location,
+            shipped.quantity,
+            reference=reference,
+            reason=f"shipment {shipment.shipment_id}",
+        )
+        line.reserved -= shipped.quantity
+        line.shipped += shipped.quantity
+        line.location = shipment.location
+        save_line(work, tenant, key, line)
+    work.db.execute(
+        "UPDATE orders SET shipped_at = COALESCE(shipped_at, ?) WHERE tenant = ? AND order_key = ?",
+        (ts(shipment.shipped_at), tenant, key),
+    )
+    history(
+        work,
+        tenant,
+        key,
+        envelope.event_type,
+        order["state"],
+        f"shipment {shipment.shipment_id} from {shipment.location}",
+    )
+    reconcile(work, tenant, key, envelope.event_type)
+    return "applied"
+
+
+def _check_tracking(
+    work: Work, tenant: str, sku: str, shipped: ShipmentLine, shipment_id: str
+) -> None:
+    """A lot-controlled SKU ships with its lots, a serial-controlled one with a serial per unit."""
+    tracking = work.sku(tenant, sku).tracking
+    if tracking == "serial" and len(shipped.serials) != shipped.quantity:
+        raise InvalidMessageError(
+            f"shipment {shipment_id}: {sku} is serial-controlled, so each of the "
+            f"{shipped.quantity} units needs a serial number ({len(shipped.serials)} given)"
+        )
+    if tracking == "lot" and not shipped.lots:
+        raise InvalidMessageError(
+            f"shipment {shipment_id}: {sku} is lot-controlled; the shipment line names no lot"
+        )
+
+
+def _line_for(lines: dict[str, Line], line_id: str | None, sku: str, key: str) -> Line:
+    if line_id is not None:
+        if line_id not in lines:
+            raise InvalidMessageError(f"order {key} has no line {line_id!r}")
+        return lines[line_id]
+    for line in lines.values():
+        if line.sku == sku and line.shipped < line.quantity:
+            return line
+    raise InvalidMessageError(f"order {key} has no open line of SKU {sku!r}")
+
+
+def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
+    """A fulfilment request releases the order to its location (commit at release)."""
+    request = envelope.payload
+    assert isinstance(request, FulfillmentRequest)
+    tenant, key = request.tenant, request.order.key
+    require_order(work, tenant, key)
+    work.location(tenant, request.location)
+    work.db.execute(
+        "UPDATE orders SET released = 1 WHERE tenant = ? AND order_key = ?", (tenant, key)
+    )
+    work.emit(
+        tenant,
+        "order.released",
+        key,
+        {"order": key, "location": request.location, "request_id": request.request_id},
+    )
+    reconcile(work, tenant, key, envelope.event_type)
+    return "applied"
+
+
+def order_snapshot(text: str) -> dict[str, Any]:
+    return dict(json.loads(text))
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

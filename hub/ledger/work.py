@@ -1,0 +1,389 @@
+"""One batch transaction's operations: positions, the journal, channel ATP and the outbox.
+
+Handlers call these; they never write position rows themselves. Every stock change goes through
+:meth:`Work.move`, which locks the position rows, computes the new buckets with
+``canonical.movement_deltas`` (the same function the test oracle uses), checks the invariants and
+writes the journal row, so the journal always sums to the positions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from canonical import (
+    ChannelAvailability,
+    Disposition,
+    MovementKind,
+    StockMovement,
+    movement_deltas,
+)
+from hub.ledger.dialect import PostgresDialect, SqliteDialect
+from hub.ledger.errors import InsufficientStockError, UnknownLocationError, UnknownSkuError
+from hub.ledger.policy import LedgerPolicy
+from hub.ledger.sourcing import LocationInfo
+
+__all__ = ["BUCKET_COLUMNS", "Position", "SkuInfo", "Work", "now_text", "ts"]
+
+BUCKET_COLUMNS = ("on_hand", "allocated", "in_transit", "returns_pending", "damaged")
+_POSITION_COLUMNS = (*BUCKET_COLUMNS, "safety_stock")
+
+
+def ts(moment: datetime) -> str:
+    """A timestamp as stored: UTC ISO-8601 with microseconds, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_text() -> str:
+    return ts(datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class Position:
+    """One position row as locked inside the transaction."""
+
+    on_hand: int = 0
+    allocated: int = 0
+    in_transit: int = 0
+    returns_pending: int = 0
+    damaged: int = 0
+    safety_stock: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated - self.safety_stock
+
+
+@dataclass(frozen=True, slots=True)
+class SkuInfo:
+    sku: str
+    backorder_allowed: bool
+    tracking: str
+
+
+@dataclass
+class Work:
+    """The state of one batch transaction (one per ``apply`` call and attempt)."""
+
+    db: SqliteDialect | PostgresDialect
+    policy: LedgerPolicy
+    message_id: str = ""
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    _skus: dict[tuple[str, str], SkuInfo | None] = field(default_factory=dict)
+    _locations: dict[str, list[LocationInfo]] = field(default_factory=dict)
+    _channels: dict[str, list[str]] = field(default_factory=dict)
+    _seq: int = 0
+    #: append-only rows (journal, outbox, history, decisions) of the current message, moved to
+    #: the batch's once it succeeds and dropped if it is rolled back; nothing reads them inside
+    #: the transaction, so they are written with one executemany per statement at batch end
+    _deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    _batch_deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    savepoint_open: bool = False
+
+    # -- master data (cached for the batch) ----------------------------------------------------
+
+    def sku(self, tenant: str, sku: str) -> SkuInfo:
+        key = (tenant, sku)
+        if key not in self._skus:
+            rows = self.db.query(
+                "SELECT sku, backorder_allowed, tracking FROM skus WHERE tenant = ? AND sku = ?",
+                (tenant, sku),
+            )
+            self._skus[key] = SkuInfo(rows[0][0], bool(rows[0][1]), rows[0][2]) if rows else None
+        info = self._skus[key]
+        if info is None:
+            raise UnknownSkuError(
+                f"SKU {sku!r} is not in tenant {tenant!r}'s master data; add it with "
+                "`hub catalog import` and replay the message"
+            )
+        return info
+
+    def locations(self, tenant: str) -> list[LocationInfo]:
+        if tenant not in self._locations:
+            rows = self.db.query(
+                "SELECT location, kind, region, priority FROM locations WHERE tenant = ?",
+                (tenant,),
+            )
+            self._locations[tenant] = [LocationInfo(r[0], r[1], r[2], int(r[3])) for r in rows]
+        return self._locations[tenant]
+
+    def location(self, tenant: str, location: str) -> LocationInfo:
+        for info in self.locations(tenant):
+            if info.location == location:
+                return info
+        raise UnknownLocationError(
+            f"location {location!r} is not in tenant {tenant!r}'s master data; add it to the "
+            "deployment config (or Ledger.upsert_location) and replay the message"
+        )
+
+    def channels(self, tenant: str) -> list[str]:
+        if tenant not in self._channels:
+            rows = self.db.query(
+                "SELECT channel FROM channels WHERE tenant = ? ORDER BY channel", (tenant,)
+            )
+            self._channels[tenant] = [r[0] for r in rows]
+        return self._channels[tenant]
+
+    def resolve_external(self, tenant: str, channel: str, ids: list[str | None]) -> str | None:
+        """The SKU a channel's external id (variant, listing, seller SKU) maps to, if any."""
+        for external in ids:
+            if external:
+                rows = self.db.query(
+                    "SELECT sku FROM sku_external_ids WHERE tenant = ? AND channel = ? "
+                    "AND external_id = ?",
+                    (tenant, channel, external),
+                )
+                if rows:
+                    return str(rows[0][0])
+        return None
+
+    # -- positions -----------------------------------------------------------------------------
+
+    def lock_positions(self, tenant: str, sku: str) -> dict[str, Position]:
+        """Every position row of ``sku``, locked (PostgreSQL) in location order until commit."""
+        rows = self.db.query(
+            "SELECT location, on_hand, allocated, in_transit, returns_pending, damaged, "  # noqa: S608 - fixed SQL; values are parameters
+            "safety_stock FROM positions WHERE tenant = ? AND sku = ? ORDER BY location"
+            + self.db.for_update,
+            (tenant, sku),
+        )
+        return {r[0]: Position(*(int(v) for v in r[1:])) for r in rows}
+
+    def _ensure_position(self, tenant: str, sku: str, location: str) -> Position:
+        """The position row, created at zero if missing, locked (one round trip: the upsert's
+        no-op update takes the row lock on PostgreSQL and returns the current buckets)."""
+        rows = self.db.query(
+            "INSERT INTO positions (tenant, sku, location, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tenant, sku, location) DO UPDATE SET updated_at = positions.updated_at "
+            "RETURNING on_hand, allocated, in_transit, returns_pending, damaged, safety_stock",
+            (tenant, sku, location, now_text()),
+        )
+        return Position(*(int(v) for v in rows[0]))
+
+    def _add_to_position(
+        self,
+        tenant: str,
+        sku: str,
+        location: str,
+        deltas: dict[str, int],
+        stamp: str,
+        kind: MovementKind,
+        quantity: int,
+    ) -> Position:
+        """Add ``deltas`` to a position (creating it at zero first) and return the new buckets, in
+        one statement for an existing row. The UPDATE takes the row lock on PostgreSQL; the CHECK
+        constraints refuse a negative bucket, which becomes an :class:`InsufficientStockError`
+        naming the bucket."""
+        values = [deltas.get(bucket, 0) for bucket in BUCKET_COLUMNS]
+        update = (
+            "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
+            "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
+            "damaged = damaged + ?, updated_at = ? WHERE tenant = ? AND sku = ? AND location = ? "
+            "RETURNING on_hand, allocated, in_transit, returns_pending, damaged, safety_stock"
+        )
+        params = (*values, stamp, tenant, sku, location)
+        try:
+            rows = self.db.query(update, params)
+            if not rows:  # a new position: create it at zero, then add
+                self.db.execute(
+                    "INSERT INTO positions (tenant, sku, location, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (tenant, sku, location) DO NOTHING",
+                    (tenant, sku, location, stamp),
+                )
+                rows = self.db.query(update, params)
+        except Exception as error:
+            if not self.db.is_integrity_error(error):
+                raise
+            bucket = next((b for b in BUCKET_COLUMNS if b in str(error)), "a bucket")
+            raise InsufficientStockError(
+                f"{kind.value} of {quantity} x {sku} at {location} would leave {bucket} below zero"
+            ) from None
+        return Position(*(int(v) for v in rows[0]))
+
+    def move(
+        self,
+        tenant: str,
+        kind: MovementKind,
+        sku: str,
+        location: str,
+        quantity: int,
+        *,
+        counterpart: str | None = None,
+        disposition: Disposition | None = None,
+        reason: str | None = None,
+        reference: str | None = None,
+        movement_id: str | None = None,
+        check_oversell: bool = True,
+    ) -> None:
+        """Apply one movement: lock, compute, check, write the position and the journal."""
+        info = self.sku(tenant, sku)
+        self.location(tenant, location)
+        if counterpart is not None:
+            self.location(tenant, counterpart)
+        self._seq += 1
+        movement = StockMovement(
+            tenant=tenant,
+            movement_id=movement_id or f"{self.message_id}/{self._seq}",
+            kind=kind,
+            sku=sku,
+            location=location,
+            quantity=quantity,
+            counterpart_location=counterpart,
+            disposition=disposition,
+            reason=reason,
+            reference=reference,
+            occurred_at=self.occurred_at,
+        )
+        per_location: dict[str, dict[str, int]] = {}
+        for (loc, bucket), delta in movement_deltas(movement).items():
+            per_location.setdefault(loc, {})[bucket] = delta
+        stamp = now_text()
+        for loc in sorted(per_location):
+            deltas = per_location[loc]
+            position = self._add_to_position(tenant, sku, loc, deltas, stamp, kind, quantity)
+            removes_free_stock = deltas.get("on_hand", 0) < 0 or deltas.get("allocated", 0) > 0
+            if (
+                check_oversell
+                and removes_free_stock
+                and not info.backorder_allowed
+                and position.on_hand < position.allocated
+            ):
+                raise InsufficientStockError(
+                    f"{kind.value} of {quantity} x {sku} at {loc} would leave {position.on_hand} "
+                    f"on hand for {position.allocated} allocated, and {sku} does not allow "
+                    "backorders"
+                )
+            self.defer(
+                _JOURNAL_INSERT,
+                (
+                    tenant,
+                    self.message_id,
+                    movement.movement_id,
+                    kind.value,
+                    sku,
+                    loc,
+                    quantity,
+                    *(deltas.get(bucket, 0) for bucket in BUCKET_COLUMNS),
+                    reason,
+                    reference,
+                    ts(self.occurred_at),
+                    stamp,
+                ),
+            )
+        self.touched.add((tenant, sku))
+
+    def set_safety_stock(self, tenant: str, sku: str, location: str, quantity: int) -> None:
+        self.sku(tenant, sku)
+        self.location(tenant, location)
+        self._ensure_position(tenant, sku, location)
+        self.db.execute(
+            "UPDATE positions SET safety_stock = ?, updated_at = ? "
+            "WHERE tenant = ? AND sku = ? AND location = ?",
+            (quantity, now_text(), tenant, sku, location),
+        )
+        self.touched.add((tenant, sku))
+
+    # -- channel availability and the outbox -----------------------------------------------------
+
+    def pool(self, positions: dict[str, Position]) -> int:
+        return sum(p.available for p in positions.values())
+
+    def flush_availability(self) -> None:
+        """Recompute each touched SKU's ATP per channel; store and emit the ones that changed.
+
+        The pools are read from the SKUs' position rows *locked* (``FOR UPDATE`` on PostgreSQL),
+        so two transactions cannot both compute from a stale sum and store a wrong figure. A few
+        statements per tenant and batch, whatever the number of SKUs touched.
+        """
+        by_tenant: dict[str, list[str]] = {}
+        for tenant, sku in sorted(self.touched):
+            by_tenant.setdefault(tenant, []).append(sku)
+        for tenant, skus in by_tenant.items():
+            for start in range(0, len(skus), 500):
+                self._flush_skus(tenant, skus[start : start + 500])
+        self.touched.clear()
+
+    def _flush_skus(self, tenant: str, skus: list[str]) -> None:
+        marks = ", ".join("?" * len(skus))
+        pools = dict.fromkeys(skus, 0)
+        for sku, available in self.db.query(
+            "SELECT sku, on_hand - allocated - safety_stock FROM positions "  # noqa: S608 - placeholders only
+            f"WHERE tenant = ? AND sku IN ({marks}) ORDER BY sku, location" + self.db.for_update,
+            (tenant, *skus),
+        ):
+            pools[sku] += int(available)
+        current = {
+            (sku, channel): int(available)
+            for sku, channel, available in self.db.query(
+                "SELECT sku, channel, available FROM channel_atp "  # noqa: S608 - placeholders only
+                f"WHERE tenant = ? AND sku IN ({marks})",
+                (tenant, *skus),
+            )
+        }
+        now = datetime.now(UTC)
+        changed = []
+        for sku in skus:
+            for channel in self.channels(tenant):
+                available = self.policy.channels.available(channel, pools[sku])
+                if current.get((sku, channel)) == available:
+                    continue
+                changed.append((tenant, sku, channel, available, ts(now)))
+                event = ChannelAvailability(
+                    tenant=tenant, sku=sku, channel=channel, available=available, as_of=now
+                )
+                self.emit(
+                    tenant,
+                    "availability.changed",
+                    f"{sku}@{channel}",
+                    event.model_dump(mode="json"),
+                )
+        if changed:
+            self.db.executemany(
+                "INSERT INTO channel_atp (tenant, sku, channel, available, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, sku, channel) "
+                "DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
+                changed,
+            )
+
+    def emit(self, tenant: str, event_type: str, key: str, payload: dict[str, Any]) -> None:
+        """Write a domain event to the outbox, in this transaction (with its message)."""
+        self.defer(
+            _OUTBOX_INSERT,
+            (tenant, event_type, key, json.dumps(payload, sort_keys=True), now_text()),
+        )
+
+    def defer(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Insert ``row`` with ``sql`` at the end of the batch if this message succeeds."""
+        self._deferred.setdefault(sql, []).append(row)
+
+    # -- message and batch boundaries -------------------------------------------------------------
+
+    def message_succeeded(self) -> None:
+        for sql, rows in self._deferred.items():
+            self._batch_deferred.setdefault(sql, []).extend(rows)
+        self._deferred = {}
+
+    def message_rolled_back(self) -> None:
+        self._deferred = {}
+
+    def finish(self) -> None:
+        """End of the batch: emit ATP changes, then write the deferred rows."""
+        self.flush_availability()
+        self.message_succeeded()
+        for sql, rows in self._batch_deferred.items():
+            self.db.executemany(sql, rows)
+        self._batch_deferred = {}
+
+
+_JOURNAL_INSERT = (
+    "INSERT INTO movements (tenant, message_id, movement_id, kind, sku, location, "
+    "quantity, d_on_hand, d_allocated, d_in_transit, d_returns_pending, d_damaged, "
+    "reason, reference, occurred_at, recorded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_OUTBOX_INSERT = (
+    "INSERT INTO outbox (tenant, event_type, event_key, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+)
