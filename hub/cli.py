@@ -20,6 +20,9 @@ from canonical.schemas import PUBLISHED_MODELS, generate_schema
 from hub import __version__
 from hub.connectors_cli import connectors_app, translate
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
+from hub.ops_cli import audit_app, dlq_app, review_app, trace
+from hub.run_cli import run
+from hub.scale_cli import ingress, worker
 from hub.schema_files import ExportReport, check_files, render_json, write_files
 
 app = typer.Typer(
@@ -221,6 +224,15 @@ def lifecycle(
         targets = ", ".join(sorted(t.value for t in TRANSITIONS[state])) or "(terminal)"
         table.add_row(state.value, targets)
     console.print(table)
+
+
+app.command("run")(run)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+app.command("trace")(trace)
+app.command("ingress")(ingress)
+app.command("worker")(worker)
 
 
 def main() -> None:

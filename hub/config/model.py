@@ -118,6 +118,21 @@ class BrokerConfig(BaseModel):
         default=None, description="redis://... or nats://...; not for embedded."
     )
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = Field(
+        default=200, description="Messages a worker reads and processes as one batch."
+    )
+    claim_idle_ms: Annotated[int, Field(ge=100, le=3_600_000)] = Field(
+        default=30_000,
+        description="How long an entry stays unacknowledged before another worker takes it over "
+        "(longer than the slowest healthy batch).",
+    )
+    max_deliveries: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=8, description="Deliveries of one entry before it is dead-lettered."
+    )
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:_-]{0,62}$")] = Field(
+        default="hub",
+        description="Key prefix of this hub's streams and idempotency keys on a shared server.",
+    )
 
 
 class LedgerConfig(BaseModel):

@@ -1,0 +1,190 @@
+"""End-to-end router throughput on Redis Streams and PostgreSQL, next to the floor.
+
+    python -m bench.throughput [--messages 20000] [--json]
+
+The hub: a mixed workload (orders from three channels, stock receipts, shipments, tracking,
+payments) is preloaded on Redis Streams as raw messages, then one worker drains it through the full
+router (translate and validate, govern, pipelined Redis fast path, the PostgreSQL ledger, dead
+letters, holds and audit) with FastStream consumers. The floor (bench/floor.py) does only the
+unavoidable work on the same messages in the same run. Both are messages per second of wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from faststream.redis import RedisBroker
+from psycopg import sql
+from redis.asyncio import Redis
+
+from bench.floor import run_floor
+from bench.workload import CHANNELS, LOCATIONS, SKUS, TENANT, mixed_workload
+from canonical import Envelope
+from router.idempotency import RedisFastPath
+from router.pipeline import Router, RouterConfig
+from router.ports import RawMessage
+from router.transport.redis_streams import (
+    RedisStreamsConfig,
+    RedisStreamsPublisher,
+    attach_consumers,
+    ensure_groups,
+)
+
+ADMIN_URL = os.environ.get(
+    "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("HUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class CanonicalTranslator:
+    """The benchmark's connector: raw bodies are canonical envelopes already."""
+
+    def translate(self, raw: RawMessage) -> list[Envelope]:
+        return [Envelope.model_validate_json(raw.body)]
+
+
+def _database(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+async def run_hub(
+    envelopes: list[Envelope], *, postgres_url: str, redis_url: str, batch: int
+) -> float:
+    from hub.catalog import LedgerCatalog
+    from hub.ledger.dialect import PostgresDialect
+    from hub.ledger.store import Ledger
+    from hub.operations import OperationsStore
+
+    Ledger.migrate(postgres_url)
+    ledger = Ledger(postgres_url)
+    for location in LOCATIONS:
+        ledger.upsert_location(TENANT, location)
+    for channel in CHANNELS:
+        ledger.upsert_channel(TENANT, channel)
+    for sku in SKUS:
+        ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+    catalog_db = PostgresDialect(postgres_url)
+    ops = OperationsStore(PostgresDialect(postgres_url))
+    client = Redis.from_url(redis_url, max_connections=50)
+    tag = uuid.uuid4().hex[:8]
+    config = RedisStreamsConfig(
+        prefix=f"bench:{tag}:raw",
+        partitions=2,
+        group="bench",
+        batch_size=batch,
+        polling_interval_ms=5,
+    )
+    router = Router(
+        translator=CanonicalTranslator(),
+        ledger=ledger,
+        catalog=LedgerCatalog(catalog_db.query),
+        fast_path=RedisFastPath(client, prefix=f"bench:{tag}:idem"),
+        dead_letters=ops,
+        holds=ops,
+        audit=ops,
+        config=RouterConfig(),
+    )
+    raws = [
+        RawMessage(
+            id=str(e.message_id),
+            tenant=e.tenant,
+            instance="bench",
+            event=e.event_type,
+            body=e.model_dump_json().encode(),
+            received_at=datetime.now(UTC),
+        )
+        for e in envelopes
+    ]
+    await ensure_groups(client, config)
+    publisher = RedisStreamsPublisher(client, config)
+    for start in range(0, len(raws), 1000):
+        chunk = raws[start : start + 1000]
+        await publisher.publish(chunk, keys=[r.id for r in chunk])
+
+    done = asyncio.Event()
+    processed = 0
+
+    async def handler(batch_raws: list[RawMessage]) -> list:  # type: ignore[type-arg]
+        nonlocal processed
+        results = await router.process(batch_raws)
+        processed += sum(1 for r in results if r.terminal)
+        if processed >= len(raws):
+            done.set()
+        return results
+
+    broker = RedisBroker(redis_url, logger=None)
+    attach_consumers(broker, config, consumer="w1", handler=handler, dead_letters=ops)
+    started = time.perf_counter()
+    await broker.start()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    for key in [k async for k in client.scan_iter(f"bench:{tag}:*", count=1000)]:
+        await client.delete(key)
+    await client.aclose()
+    ledger.close()
+    catalog_db.close()
+    return len(raws) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    envelopes = list(mixed_workload(args.messages))
+    encoded = [e.model_dump_json().encode() for e in envelopes]
+    name = f"bench_throughput_{os.getpid()}"
+    floor_db = _database(ADMIN_URL, name + "_floor")
+    hub_db = _database(ADMIN_URL, name + "_hub")
+    try:
+        floor = run_floor(encoded, redis_url=REDIS_URL, postgres_url=floor_db, batch=args.batch)
+        hub = asyncio.run(
+            run_hub(envelopes, postgres_url=hub_db, redis_url=REDIS_URL, batch=args.batch)
+        )
+    finally:
+        _drop(ADMIN_URL, name + "_floor")
+        _drop(ADMIN_URL, name + "_hub")
+    result = {
+        "messages": args.messages,
+        "batch": args.batch,
+        "hub_msgs_per_s": round(hub, 1),
+        "floor_msgs_per_s": round(floor, 1),
+        "ratio": round(hub / floor, 3),
+        "transport": "redis-streams",
+        "ledger": "postgresql",
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"floor : {floor:9.1f} msg/s  (validate, pipelined SET NX, batched insert)")
+        print(
+            f"hub   : {hub:9.1f} msg/s  (full router on Redis Streams into the PostgreSQL ledger)"
+        )
+        print(f"ratio : {hub / floor:9.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``hub ingress`` and ``hub worker``: the two processes of a scaled deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["ingress", "worker"]
+
+console = Console(stderr=True, soft_wrap=True)
+ConfigArgument = Annotated[Path, typer.Option("--config", "-c", help="Deployment file.")]
+
+
+def _load(config: Path):  # type: ignore[no-untyped-def]
+    from hub.config import DeploymentInvalidError, load_deployment
+
+    try:
+        return load_deployment(config)
+    except DeploymentInvalidError as exc:
+        for problem in exc.problems:
+            console.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def ingress(
+    config: ConfigArgument,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """The webhook ingress alone: verify, publish to Redis Streams, answer."""
+    from hub.scale import serve_ingress
+
+    deployment = _load(config)
+    listen_host, listen_port = host or deployment.ingress.host, port or deployment.ingress.port
+    console.print(f"ingress listening on http://{listen_host}:{listen_port}")
+    asyncio.run(serve_ingress(deployment, host=listen_host, port=listen_port))
+
+
+def worker(
+    config: ConfigArgument,
+    consumer: Annotated[str | None, typer.Option(help="Consumer name (default: host-pid).")] = None,
+    ledger: Annotated[str | None, typer.Option("--ledger", help="Ledger URL.")] = None,
+) -> None:
+    """A routing worker: consumes the streams and applies to the ledger; run several."""
+    from hub.scale import run_worker, worker_runtime
+
+    deployment = _load(config)
+    runtime, client = worker_runtime(deployment, ledger_url=ledger)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(
+            runtime,
+            consumer=consumer,
+            stop=stop,
+            on_started=lambda: console.print("worker started"),
+        )
+        await client.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        runtime.close()

@@ -1,0 +1,88 @@
+"""Running the hub: the embedded single process (``hub run``) with ingress, worker and metrics.
+
+``hub run`` serves the webhook ingress on uvicorn, drains the SQLite inbox through the router in
+the same event loop, and serves ``/metrics``; SIGINT or SIGTERM stop intake first (uvicorn closes the
+socket and finishes requests in flight), then the worker finishes its batch, so nothing accepted is
+left half-done (and anything not finished is still in the inbox for the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.ingress import InboxSink, IngressLimits, create_ingress_app
+from hub.runtime import HubRuntime, embedded_inbox_path
+from router.retry import RetryPolicy
+from router.transport.inbox import SqliteInbox, run_inbox_worker
+
+__all__ = ["metrics_route", "serve_embedded"]
+
+
+def metrics_route() -> Route:
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Route("/metrics", metrics, methods=["GET"])
+
+
+async def serve_embedded(
+    runtime: HubRuntime,
+    *,
+    host: str,
+    port: int,
+    limits: IngressLimits | None = None,
+    on_started: Callable[[], Any] | None = None,
+    should_exit: asyncio.Event | None = None,
+) -> None:
+    """Serve until interrupted (or until ``should_exit`` is set, for tests)."""
+    inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
+    deployment = runtime.deployment
+    limits = limits or IngressLimits(
+        max_body_bytes=deployment.ingress.max_body_bytes,
+        max_json_depth=deployment.ingress.max_json_depth,
+    )
+    app = create_ingress_app(
+        runtime.receiver, InboxSink(inbox), limits=limits, extra_routes=[metrics_route()]
+    )
+    stop = asyncio.Event()
+    retry = next(iter(t.retry for t in deployment.tenants.values()), None)
+    worker = asyncio.create_task(
+        run_inbox_worker(
+            inbox,
+            runtime.router.process,
+            runtime.operations,
+            policy=retry or RetryPolicy(),
+            stop=stop,
+        )
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    )
+
+    async def watch() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        if on_started is not None:
+            on_started()
+        if should_exit is not None:
+            await should_exit.wait()
+            server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        inbox.close()

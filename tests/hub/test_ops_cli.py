@@ -1,0 +1,147 @@
+"""Operator commands on a real ledger: dead letters, held messages, traces, the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.config.model import Deployment
+from hub.runtime import HubRuntime, open_runtime
+from router.ports import RawMessage
+from tests.support import SHOPIFY_ORDER, acme_tenant, paid_order, receipt
+
+ENV = {"SHOPIFY_TOKEN": "shpat_test", "SHOPIFY_SECRET": "secret"}
+runner = CliRunner()
+
+
+def _raw(raw_id: str, body: bytes, event: str = "orders/create") -> RawMessage:
+    return RawMessage(
+        id=raw_id,
+        tenant="acme",
+        instance="shopify_us",
+        event=event,
+        body=body,
+        received_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[HubRuntime, str, Path]:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    ledger_url = str(tmp_path / "ledger.sqlite3")
+    config = tmp_path / "deploy.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "tenants": {"acme": acme_tenant()}}))
+    deployment = Deployment.model_validate({"tenants": {"acme": acme_tenant()}})
+    runtime = open_runtime(deployment, ledger_url=ledger_url, auto_migrate=True)
+    runtime.ledger.upsert_sku("acme", "TSHIRT-RED-M")
+    runtime.ledger.apply([receipt("TSHIRT-RED-M", 10)])
+    runtime.catalog.reload()
+    return runtime, ledger_url, config
+
+
+def _json(args: list[str]) -> object:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_malformed_message_is_listed_and_replayed_after_the_fix(
+    hub: tuple[HubRuntime, str, Path],
+) -> None:
+    runtime, ledger, config = hub
+    body = json.dumps(paid_order()).encode()
+    [result] = asyncio.run(runtime.router.process([_raw("r1", body, event="orders/created-typo")]))
+    assert result.terminal
+    [letter] = _json(["dlq", "list", "--ledger", ledger, "--json"])  # type: ignore[misc]
+    assert letter["stage"] == "translate"
+    assert "orders/created-typo" in letter["reason"]
+    shown = _json(["dlq", "show", str(letter["id"]), "--ledger", ledger, "--json"])
+    assert shown["errors"]  # type: ignore[index]
+
+    # the fix: the message was really an orders/create; correct the stored event and replay
+    runtime.operations._db.execute(
+        "UPDATE dead_letters SET raw = replace(raw, 'orders/created-typo', 'orders/create')"
+    )
+    runtime.ledger.upsert_sku("acme", "MUG-WHITE")
+    replayed = _json(
+        ["dlq", "replay", str(letter["id"]), "--config", str(config), "--ledger", ledger, "--json"]
+    )
+    assert replayed == [{"id": letter["id"], "outcome": "applied"}]
+    assert _json(["dlq", "list", "--ledger", ledger, "--json"]) == []
+    again = _json(
+        ["dlq", "replay", str(letter["id"]), "--config", str(config), "--ledger", ledger, "--json"]
+    )
+    assert again == [{"id": letter["id"], "outcome": "duplicate"}]
+
+
+def test_review_approve_resumes_and_reject_closes(hub: tuple[HubRuntime, str, Path]) -> None:
+    runtime, ledger, config = hub
+    runtime.ledger.upsert_sku("acme", "MUG-WHITE")
+    runtime.catalog.reload()
+    pending = paid_order(1001)
+    pending["financial_status"] = "pending"  # the payment rule sends it to review
+    other = paid_order(1002)
+    other["financial_status"] = "pending"
+    asyncio.run(
+        runtime.router.process(
+            [_raw("p1", json.dumps(pending).encode()), _raw("p2", json.dumps(other).encode())]
+        )
+    )
+    held = _json(["review", "list", "--ledger", ledger, "--json"])
+    assert [(h["queue"], h["rule"]) for h in held] == [("review", "payment")] * 2  # type: ignore[index]
+    first, second = (h["id"] for h in held)  # type: ignore[union-attr]
+    result = runner.invoke(
+        app,
+        [
+            "review",
+            "approve",
+            str(first),
+            "--actor",
+            "ops@acme",
+            "--config",
+            str(config),
+            "--ledger",
+            ledger,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "applied" in result.output
+    result = runner.invoke(
+        app, ["review", "reject", str(second), "--actor", "ops@acme", "--ledger", ledger]
+    )
+    assert result.exit_code == 0, result.output
+    assert _json(["review", "list", "--ledger", ledger, "--json"]) == []
+    order = runtime.ledger.order("shopify_us:1001", tenant="acme")
+    assert order is not None
+    assert runtime.ledger.order("shopify_us:1002", tenant="acme") is None
+    trail = runtime.operations.audit_trail("acme", order_key="shopify_us:1002")
+    assert [(r.outcome, r.actor) for r in trail if r.actor] == [("rejected", "ops@acme")]
+
+
+def test_trace_shows_the_stages_and_the_audit_chain_verifies(
+    hub: tuple[HubRuntime, str, Path],
+) -> None:
+    runtime, ledger, _ = hub
+    asyncio.run(runtime.router.process([_raw("t1", SHOPIFY_ORDER.read_bytes())]))
+    trace = _json(["trace", "t1", "--ledger", ledger, "--json"])
+    stages = [(s["stage"], s["outcome"]) for s in trace["stages"]]  # type: ignore[index]
+    assert stages == [("translate", "ok"), ("govern", "exception")]
+    human = runner.invoke(app, ["trace", "t1", "--ledger", ledger])
+    assert "govern" in human.output
+    assert "master_data" in human.output
+    assert runner.invoke(app, ["trace", "nope", "--ledger", ledger]).exit_code == 1
+
+    verified = _json(["audit", "verify", "--ledger", ledger, "--json"])
+    assert verified == {"intact": True, "problems": {"acme": []}}
+    runtime.operations._db.execute("UPDATE audit_log SET outcome = 'pass' WHERE stage = 'govern'")
+    result = runner.invoke(app, ["audit", "verify", "--ledger", ledger])
+    assert result.exit_code == 1
+    assert "content does not match its hash" in result.output
