@@ -9,7 +9,10 @@ the ledger.
 All amounts of one order are in one currency (``currency``, the shop's booking currency); what the
 buyer saw in another currency is kept in ``presentment``. Totals must reconcile with the lines to
 the minor unit: :meth:`OrderTotals.compute` is the definition, and the model refuses an order whose
-totals disagree with it.
+totals disagree with it. A channel that reports figures its own lines contradict (it happens, even in
+vendors' documentation samples) is translated with the computed ``totals`` and its own figures in
+``reported_totals``, so nothing is refused and nothing is silently trusted: the router's ``totals``
+rule holds the order for a person.
 """
 
 from __future__ import annotations
@@ -262,6 +265,12 @@ class Order(CanonicalModel):
     shipping_lines: Annotated[list[ShippingLine], Field(max_length=20)] = []
     taxes_included: StrictBool = False
     totals: OrderTotals
+    reported_totals: OrderTotals | None = Field(
+        default=None,
+        description="The totals the channel reported, kept only when they differ from what the "
+        "lines imply (``totals``); the router's totals rule turns the difference into an exception "
+        "for a person, rather than the message being refused or the vendor's figure trusted.",
+    )
     payment_status: PaymentStatus = PaymentStatus.PENDING
     cancelled_at: Timestamp | None = None
     cancel_reason: Annotated[str, Field(max_length=255)] | None = None
@@ -321,6 +330,13 @@ class Order(CanonicalModel):
         ]
         if mismatched:
             raise ValueError("totals do not reconcile with the lines: " + "; ".join(mismatched))
+        if self.reported_totals is not None:
+            for name in OrderTotals.model_fields:
+                value = getattr(self.reported_totals, name)
+                if value.currency != self.currency:
+                    raise ValueError(
+                        f"reported_totals.{name} is in {value.currency}, not {self.currency}"
+                    )
         if (
             self.presentment is not None
             and self.presentment.total.currency != self.presentment.currency

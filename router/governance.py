@@ -166,6 +166,13 @@ class MasterDataRule(BaseModel):
     )
 
 
+class TotalsRule(BaseModel):
+    """The channel's own totals must agree with what its lines imply."""
+
+    model_config = _Config
+    enabled: bool = True
+
+
 class PricingRule(BaseModel):
     """A line's unit price must match the catalogue price within a tolerance."""
 
@@ -242,6 +249,7 @@ class GovernanceConfig(BaseModel):
 
     model_config = _Config
     master_data: MasterDataRule = MasterDataRule()
+    totals: TotalsRule = TotalsRule()
     pricing: PricingRule = PricingRule()
     tax: TaxRule = TaxRule()
     payment: PaymentRule = PaymentRule()
@@ -254,6 +262,7 @@ class GovernanceConfig(BaseModel):
 #: The fixed evaluation order: the most basic problems first.
 RULE_ORDER: Final = (
     "master_data",
+    "totals",
     "pricing",
     "tax",
     "payment",
@@ -304,6 +313,22 @@ def _check_master_data(rule: MasterDataRule, envelope: Envelope, catalog: Catalo
     if problems:
         return RuleResult(name, Outcome.EXCEPTION, "; ".join(problems))
     return _pass(name)
+
+
+def _check_totals(order: Order) -> RuleResult:
+    reported = order.reported_totals
+    if reported is None or reported == order.totals:
+        return _pass("totals")
+    differences = [
+        f"{name} {getattr(reported, name).amount} (lines give {getattr(order.totals, name).amount})"
+        for name in type(reported).model_fields
+        if getattr(reported, name) != getattr(order.totals, name)
+    ]
+    return RuleResult(
+        "totals",
+        Outcome.EXCEPTION,
+        "the channel's totals disagree with its lines: " + "; ".join(differences),
+    )
 
 
 def _check_pricing(rule: PricingRule, order: Order, catalog: Catalog) -> RuleResult:
@@ -439,7 +464,9 @@ async def evaluate(
             if payload.is_test or payload.cancelled_at is not None:
                 # Test and cancelled orders are recorded as they are; they sell nothing.
                 continue
-            if name == "pricing":
+            if name == "totals":
+                result = _check_totals(payload)
+            elif name == "pricing":
                 result = _check_pricing(config.pricing, payload, catalog)
             elif name == "tax":
                 result = await _check_tax(config.tax, payload, tax_quoter)

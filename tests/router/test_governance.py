@@ -89,6 +89,7 @@ async def test_a_clean_order_passes_every_rule() -> None:
     assert verdict.outcome is Outcome.PASS
     assert [r.rule for r in verdict.results] == [
         "master_data",
+        "totals",
         "pricing",
         "payment",
         "fraud",
@@ -208,3 +209,21 @@ async def test_disabled_rules_are_skipped_and_order_is_fixed() -> None:
 def test_unknown_rule_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         GovernanceConfig.model_validate({"pricing": {"tolerence_percent": 5}})
+
+
+async def test_totals_the_channel_reports_against_its_own_lines_are_an_exception() -> None:
+    order = example_order()
+    reported = order.totals.model_copy(update={"total": Money(amount="99.00", currency="USD")})
+    verdict = await evaluate(
+        _wrap(_order(reported_totals=reported.model_dump())), GovernanceConfig(), DictCatalog()
+    )
+    assert verdict.outcome is Outcome.EXCEPTION
+    assert verdict.stopped_by is not None
+    assert verdict.stopped_by.rule == "totals"
+    assert verdict.stopped_by.reason == (
+        "the channel's totals disagree with its lines: total 99.00 (lines give 56.53)"
+    )
+    same = await evaluate(
+        _wrap(_order(reported_totals=order.totals.model_dump())), GovernanceConfig(), DictCatalog()
+    )
+    assert same.outcome is Outcome.PASS
