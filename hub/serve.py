@@ -19,12 +19,40 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.admin import AdminApi, AdminToken, admin_routes
+from hub.config.secrets import resolve_reference
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
 from hub.runtime import HubRuntime, embedded_inbox_path
 from router.retry import RetryPolicy
 from router.transport.inbox import SqliteInbox, run_inbox_worker
 
 __all__ = ["metrics_route", "serve_embedded"]
+
+
+def admin_tokens(deployment: Any, environ: Any = None) -> list[AdminToken]:
+    """The deployment's admin tokens with their secrets resolved (from env or files)."""
+    return [
+        AdminToken.from_secret(
+            token.name, resolve_reference(token.token, environ), token.role, token.tenants
+        )
+        for token in deployment.admin.tokens
+    ]
+
+
+def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
+    """The admin API over a runtime: it reads the operations store and acts through the router."""
+
+    async def resume(held: Any, actor: str) -> Any:
+        return await runtime.router.resume(held, actor=actor)
+
+    return AdminApi(
+        operations=runtime.operations,
+        tokens=admin_tokens(runtime.deployment, environ),
+        process=runtime.router.process,
+        resume=resume,
+        positions=lambda tenant, sku: runtime.ledger.positions(tenant, sku=sku),
+        order=lambda order_key, tenant: runtime.ledger.order(order_key, tenant=tenant),
+    )
 
 
 def metrics_route() -> Route:
@@ -42,6 +70,7 @@ async def serve_embedded(
     limits: IngressLimits | None = None,
     on_started: Callable[[], Any] | None = None,
     should_exit: asyncio.Event | None = None,
+    environ: Any = None,
 ) -> None:
     """Serve until interrupted (or until ``should_exit`` is set, for tests)."""
     inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
@@ -51,7 +80,10 @@ async def serve_embedded(
         max_json_depth=deployment.ingress.max_json_depth,
     )
     app = create_ingress_app(
-        runtime.receiver, InboxSink(inbox), limits=limits, extra_routes=[metrics_route()]
+        runtime.receiver,
+        InboxSink(inbox),
+        limits=limits,
+        extra_routes=[metrics_route(), *admin_routes(admin_api(runtime, environ))],
     )
     stop = asyncio.Event()
     retry = next(iter(t.retry for t in deployment.tenants.values()), None)

@@ -16,6 +16,8 @@ from router.governance import GovernanceConfig
 from router.retry import RetryPolicy
 
 __all__ = [
+    "AdminConfig",
+    "AdminToken",
     "BrokerConfig",
     "ChannelConfig",
     "ConnectorInstance",
@@ -150,6 +152,23 @@ class IngressConfig(BaseModel):
     max_json_depth: Annotated[int, Field(ge=4, le=128)] = 64
 
 
+class AdminToken(BaseModel):
+    """A bearer token of the admin API: who it is, what it may do, which tenants it sees."""
+
+    model_config = _Closed
+    name: Annotated[str, Field(min_length=1, max_length=64, description="Recorded as the actor.")]
+    token: SecretReference = Field(description="The token, by reference (env:NAME or file:/path).")
+    role: Literal["viewer", "operator", "admin"] = "viewer"
+    tenants: list[str] = Field(
+        default_factory=lambda: ["*"], description="Tenants the token may see; * for all."
+    )
+
+
+class AdminConfig(BaseModel):
+    model_config = _Closed
+    tokens: list[AdminToken] = Field(default_factory=list)
+
+
 class Deployment(BaseModel):
     """A whole deployment file."""
 
@@ -159,3 +178,4 @@ class Deployment(BaseModel):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)

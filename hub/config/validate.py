@@ -300,6 +300,22 @@ def validate_text(
             environ=os.environ if environ is None else environ,
             check_secrets=check_secrets,
         )
+    if check_secrets:
+        for index, token in enumerate(deployment.admin.tokens):
+            try:
+                resolve_reference(token.token, os.environ if environ is None else environ)
+            except MissingSecretError as exc:
+                collector.add(
+                    ("admin", "tokens", index, "token"), f"admin token {token.name!r}: {exc}"
+                )
+    for index, token in enumerate(deployment.admin.tokens):
+        for position, tenant in enumerate(token.tenants):
+            if tenant != "*" and tenant not in deployment.tenants:
+                hint = did_you_mean(tenant, deployment.tenants)
+                collector.add(
+                    ("admin", "tokens", index, "tenants", position),
+                    f"admin token {token.name!r} names unknown tenant {tenant!r}{hint}",
+                )
     collector.problems.sort(key=lambda p: (p.line, p.column))
     return deployment, collector.problems
 

@@ -1,0 +1,411 @@
+"""The admin API: dead letters, the review and exception queues, replay, audit trails, positions.
+
+Every request carries ``Authorization: Bearer <token>``; tokens are configured in the deployment
+(``admin.tokens``, by secret reference) with a role and the tenants they may see:
+
+* ``viewer`` reads; ``operator`` also replays dead letters and decides held messages; ``admin`` may
+  do everything (deployments, when the hub serves them).
+* A token never sees another tenant: asking for one it does not hold answers 404, exactly as for a
+  tenant that does not exist, so a token cannot even learn which tenants exist.
+
+The decisions (approve, reject, replay) record the token's name as the actor in the audit log.
+``GET /admin/v1/openapi.json`` describes the API (OpenAPI 3), generated from these docstrings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from hub.operations import DeadLetterRow, HeldRow, OperationsStore
+from router.audit import AuditRecord
+from router.pipeline import RawResult
+from router.ports import HeldMessage, RawMessage
+
+__all__ = ["AdminApi", "AdminToken", "admin_routes"]
+
+Role = Literal["viewer", "operator", "admin"]
+_RANK = {"viewer": 0, "operator": 1, "admin": 2}
+PREFIX = "/admin/v1"
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """A resolved token: its name (the actor), role, tenants, and the SHA-256 of its secret."""
+
+    name: str
+    role: Role
+    tenants: frozenset[str]
+    digest: bytes
+
+    @classmethod
+    def from_secret(cls, name: str, secret: str, role: Role, tenants: Sequence[str]) -> AdminToken:
+        return cls(name, role, frozenset(tenants), hashlib.sha256(secret.encode()).digest())
+
+    def sees(self, tenant: str) -> bool:
+        return "*" in self.tenants or tenant in self.tenants
+
+
+@dataclass
+class AdminApi:
+    """What the admin API reads and acts on; the hub passes the live pieces in."""
+
+    operations: OperationsStore
+    tokens: Sequence[AdminToken]
+    process: Callable[[list[RawMessage]], Awaitable[list[RawResult]]] | None = None
+    resume: Callable[[HeldMessage, str], Awaitable[RawResult]] | None = None
+    positions: Callable[[str, str | None], list[Any]] | None = None
+    order: Callable[[str, str], Mapping[str, Any] | None] | None = None
+
+    def authenticate(self, request: Request) -> AdminToken | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            return None
+        digest = hashlib.sha256(value.strip().encode()).digest()
+        found = None
+        for token in self.tokens:  # compare with every token, in constant time each
+            if hmac.compare_digest(token.digest, digest):
+                found = token
+        return found
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="commerce-hub"'} if status == 401 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+Handler = Callable[[Request, AdminApi, AdminToken, str], Awaitable[Response]]
+
+
+def _guarded(
+    api: AdminApi, role: Role, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        token = api.authenticate(request)
+        if token is None:
+            return _error(401, "a valid bearer token is required")
+        tenant = request.path_params.get("tenant", "")
+        if tenant and not token.sees(tenant):
+            return _error(404, "not found")
+        if _RANK[token.role] < _RANK[role]:
+            return _error(403, f"this needs the {role} role; the token has {token.role}")
+        return await handler(request, api, token, tenant)
+
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+def _letter(row: DeadLetterRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "raw_id": row.raw_id,
+        "stage": row.stage,
+        "instance": row.instance,
+        "event": row.event,
+        "reason": row.reason,
+        "errors": row.errors,
+        "failed_at": row.failed_at.isoformat(),
+        "status": row.status,
+        "replay_count": row.replay_count,
+    }
+
+
+def _held(row: HeldRow, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "queue": row.queue,
+        "rule": row.rule,
+        "reason": row.reason,
+        "order_key": row.order_key,
+        "held_at": row.held_at.isoformat(),
+        "age_s": round(row.age(now).total_seconds(), 1),
+        "sla_breached": now > row.due_at,
+        "status": row.status,
+    }
+
+
+def _record(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "message_id": record.message_id,
+        "stage": record.stage,
+        "outcome": record.outcome,
+        "reason": record.reason,
+        "at": record.at.isoformat(),
+        "actor": record.actor,
+        "trace_id": record.trace_id,
+        "order_key": record.order_key,
+        "sequence": record.sequence or None,
+    }
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+async def list_dead_letters(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Dead letters of a tenant (open ones unless status is given).
+    responses:
+      200: {description: A list of dead letters.}
+    """
+    status = request.query_params.get("status", "open")
+    rows = await _in_thread(
+        api.operations.dead_letters,
+        tenant=tenant,
+        status=None if status == "all" else status,
+        stage=request.query_params.get("stage"),
+        reason_contains=request.query_params.get("reason"),
+    )
+    return JSONResponse([_letter(row) for row in rows])
+
+
+async def get_dead_letter(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: One dead letter with every attempt's error.
+    responses:
+      200: {description: The dead letter.}
+      404: {description: No such dead letter for this tenant.}
+    """
+    row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
+    if row is None or row.tenant != tenant:
+        return _error(404, "not found")
+    return JSONResponse(_letter(row))
+
+
+async def replay_dead_letter(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Send a dead letter through the whole pipeline again (idempotent).
+    responses:
+      200: {description: The outcome of the replay.}
+      404: {description: No such dead letter for this tenant.}
+    """
+    row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
+    if row is None or row.tenant != tenant:
+        return _error(404, "not found")
+    if api.process is None:
+        return _error(503, "this process does not run the router; replay from a hub run or worker")
+    [result] = await api.process([row.raw])
+    await _in_thread(api.operations.mark_replayed, [row.id])
+    return JSONResponse(
+        {"id": row.id, "outcome": [d.value for d in result.dispositions], "by": token.name}
+    )
+
+
+async def list_held(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: Messages waiting in the review or exception queue, oldest first, with SLA ages.
+    responses:
+      200: {description: A list of held messages.}
+    """
+    rows = await _in_thread(
+        api.operations.held, tenant=tenant, queue=request.query_params.get("queue")
+    )
+    now = datetime.now(UTC)
+    return JSONResponse([_held(row, now) for row in rows])
+
+
+async def _decide(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str, approve: bool
+) -> Response:
+    row = await _in_thread(api.operations.held_item, int(request.path_params["id"]))
+    if row is None or row.tenant != tenant:
+        return _error(404, "not found")
+    if row.status != "open":
+        return _error(409, f"already decided: {row.status}")
+    note = None
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        note = body.get("note") if isinstance(body, dict) else None
+    if approve:
+        if api.resume is None:
+            return _error(503, "this process does not run the router")
+        result = await api.resume(row.message, token.name)
+        await _in_thread(
+            api.operations.decide, row.id, status="approved", actor=token.name, note=note
+        )
+        return JSONResponse(
+            {
+                "id": row.id,
+                "decision": "approved",
+                "outcome": [d.value for d in result.dispositions],
+            }
+        )
+    await _in_thread(api.operations.decide, row.id, status="rejected", actor=token.name, note=note)
+    record = AuditRecord(
+        tenant=tenant,
+        message_id=str(row.message.envelope.message_id),
+        stage=row.queue,
+        outcome="rejected",
+        at=datetime.now(UTC),
+        reason=note or "",
+        actor=token.name,
+        order_key=row.order_key,
+        details={"raw_id": row.message.raw.id},
+    )
+    await _in_thread(api.operations.append, [record])
+    return JSONResponse({"id": row.id, "decision": "rejected"})
+
+
+async def approve_held(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: Approve a held message; it resumes after the rule that stopped it.
+    responses:
+      200: {description: The decision and the message's outcome.}
+      409: {description: Already decided.}
+    """
+    return await _decide(request, api, token, tenant, approve=True)
+
+
+async def reject_held(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: Reject a held message; it never reaches the ledger.
+    responses:
+      200: {description: The decision.}
+      409: {description: Already decided.}
+    """
+    return await _decide(request, api, token, tenant, approve=False)
+
+
+async def message_audit(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: The audit trail of one message (by message id or raw id).
+    responses:
+      200: {description: Stage outcomes, oldest first.}
+    """
+    records = await _in_thread(
+        api.operations.audit_trail, tenant, message_id=request.path_params["message_id"]
+    )
+    return JSONResponse([_record(r) for r in records])
+
+
+async def order_view(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: One order's ledger state and its audit trail across systems.
+    responses:
+      200: {description: The order and its trail.}
+      404: {description: Unknown order for this tenant.}
+    """
+    order_key = request.path_params["order_key"]
+    records = await _in_thread(api.operations.audit_trail, tenant, order_key=order_key)
+    order = await _in_thread(api.order, order_key, tenant) if api.order else None
+    if order is None and not records:
+        return _error(404, "not found")
+    return JSONResponse(
+        {"order": order, "audit": [_record(r) for r in records]}, media_type="application/json"
+    )
+
+
+async def positions(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: Stock positions of a tenant, optionally for one SKU.
+    responses:
+      200: {description: Positions per SKU and location.}
+    """
+    if api.positions is None:
+        return _error(503, "this process has no ledger")
+    rows = await _in_thread(api.positions, tenant, request.query_params.get("sku"))
+    return JSONResponse(
+        [
+            row.model_dump(mode="json") | {"available_to_promise": row.available_to_promise}
+            for row in rows
+        ]
+    )
+
+
+async def queues(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: Depth, age and SLA breaches of the review and exception queues the token may see.
+    responses:
+      200: {description: One row per tenant and queue.}
+    """
+    depths = await _in_thread(api.operations.queue_depths)
+    return JSONResponse(
+        [
+            {
+                "tenant": d.tenant,
+                "queue": d.queue,
+                "open": d.open,
+                "oldest_age_s": round(d.oldest_age_s, 1),
+                "breaching_sla": d.breaching_sla,
+            }
+            for d in depths
+            if token.sees(d.tenant)
+        ]
+    )
+
+
+def admin_routes(api: AdminApi) -> list[Route]:
+    """The admin API's routes, to mount beside the ingress."""
+    tenant = PREFIX + "/tenants/{tenant}"
+    routes = [
+        Route(
+            f"{tenant}/dead-letters", _guarded(api, "viewer", list_dead_letters), methods=["GET"]
+        ),
+        Route(
+            f"{tenant}/dead-letters/{{id:int}}",
+            _guarded(api, "viewer", get_dead_letter),
+            methods=["GET"],
+        ),
+        Route(
+            f"{tenant}/dead-letters/{{id:int}}/replay",
+            _guarded(api, "operator", replay_dead_letter),
+            methods=["POST"],
+        ),
+        Route(f"{tenant}/held", _guarded(api, "viewer", list_held), methods=["GET"]),
+        Route(
+            f"{tenant}/held/{{id:int}}/approve",
+            _guarded(api, "operator", approve_held),
+            methods=["POST"],
+        ),
+        Route(
+            f"{tenant}/held/{{id:int}}/reject",
+            _guarded(api, "operator", reject_held),
+            methods=["POST"],
+        ),
+        Route(
+            f"{tenant}/messages/{{message_id}}/audit",
+            _guarded(api, "viewer", message_audit),
+            methods=["GET"],
+        ),
+        Route(
+            f"{tenant}/orders/{{order_key}}", _guarded(api, "viewer", order_view), methods=["GET"]
+        ),
+        Route(f"{tenant}/positions", _guarded(api, "viewer", positions), methods=["GET"]),
+        Route(f"{PREFIX}/queues", _guarded(api, "viewer", queues), methods=["GET"]),
+    ]
+    generator = SchemaGenerator(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": "Commerce Integration Hub admin API", "version": "1"},
+        }
+    )
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(generator.get_schema(routes=routes))
+
+    return [
+        *routes,
+        Route(f"{PREFIX}/openapi.json", openapi, methods=["GET"], include_in_schema=False),
+    ]
