@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.config.model import Deployment
-from hub.runtime import HubRuntime, open_runtime
+from hub.runtime import HubRuntime, embedded_inbox_path, open_runtime
 from router.ports import RawMessage
+from router.transport.inbox import SqliteInbox
 from tests.support import SHOPIFY_ORDER, acme_tenant, paid_order, receipt
 
 ENV = {"SHOPIFY_TOKEN": "shpat_test", "SHOPIFY_SECRET": "secret"}
@@ -145,3 +146,34 @@ def test_trace_shows_the_stages_and_the_audit_chain_verifies(
     result = runner.invoke(app, ["audit", "verify", "--ledger", ledger])
     assert result.exit_code == 1
     assert "content does not match its hash" in result.output
+
+
+def test_ingest_pushes_payloads_through_the_pipeline(
+    hub: tuple[HubRuntime, str, Path], tmp_path: Path
+) -> None:
+    runtime, ledger, config = hub
+    runtime.ledger.upsert_sku("acme", "MUG-WHITE")
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps(paid_order(5151)))
+    common = [
+        "--tenant",
+        "acme",
+        "--instance",
+        "shopify_us",
+        "--config",
+        str(config),
+        "--ledger",
+        ledger,
+    ]
+    rows = _json(["ingest", str(order), "--event", "orders/create", "--process", "--json", *common])
+    assert [row["outcome"] for row in rows] == ["applied"]  # type: ignore[index,union-attr]
+    assert runtime.ledger.order("shopify_us:5151", tenant="acme") is not None
+    queued = _json(["ingest", str(order), "--event", "orders/create", "--json", *common])
+    assert [row["outcome"] for row in queued] == ["queued"]  # type: ignore[index,union-attr]
+    inbox = SqliteInbox(embedded_inbox_path(ledger))
+    assert inbox.stats().pending == 1
+    inbox.close()
+    bad = runner.invoke(
+        app, ["ingest", str(order), "--tenant", "acme", "--instance", "nope", "--ledger", ledger]
+    )
+    assert bad.exit_code == 2
