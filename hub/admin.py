@@ -32,7 +32,7 @@ from router.audit import AuditRecord
 from router.pipeline import RawResult
 from router.ports import HeldMessage, RawMessage
 
-__all__ = ["AdminApi", "AdminToken", "admin_routes"]
+__all__ = ["AdminApi", "AdminToken", "DeploymentControl", "admin_routes"]
 
 Role = Literal["viewer", "operator", "admin"]
 _RANK = {"viewer": 0, "operator": 1, "admin": 2}
@@ -57,6 +57,18 @@ class AdminToken:
 
 
 @dataclass
+class DeploymentControl:
+    """What the deployment endpoints need: deploy a document, roll back, list the history.
+
+    ``deploy`` returns the new record, or the list of problems that refused the document.
+    """
+
+    deploy: Callable[[str, str], tuple[Any | None, list[str]]]
+    rollback: Callable[[str], Any | None]
+    history: Callable[[], list[Any]]
+
+
+@dataclass
 class AdminApi:
     """What the admin API reads and acts on; the hub passes the live pieces in."""
 
@@ -66,6 +78,7 @@ class AdminApi:
     resume: Callable[[HeldMessage, str], Awaitable[RawResult]] | None = None
     positions: Callable[[str, str | None], list[Any]] | None = None
     order: Callable[[str, str], Mapping[str, Any] | None] | None = None
+    deployments: DeploymentControl | None = None
 
     def authenticate(self, request: Request) -> AdminToken | None:
         header = request.headers.get("authorization", "")
@@ -356,6 +369,80 @@ async def queues(request: Request, api: AdminApi, token: AdminToken, tenant: str
     )
 
 
+def _deployment_json(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "digest": record.digest,
+        "deployed_by": record.deployed_by,
+        "deployed_at": record.deployed_at.isoformat(),
+        "note": record.note,
+        "active": record.active,
+    }
+
+
+def _all_tenants(token: AdminToken) -> Response | None:
+    if "*" not in token.tenants:
+        return _error(403, "deployments concern every tenant; this token is scoped to some")
+    return None
+
+
+async def list_deployments(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Deployed configurations, newest first, with who deployed them and when.
+    responses:
+      200: {description: The deployment history.}
+    """
+    if api.deployments is None:
+        return _error(503, "this process does not manage deployments")
+    records = await _in_thread(api.deployments.history)
+    return JSONResponse([_deployment_json(r) for r in records])
+
+
+async def create_deployment(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Validate a deployment file (YAML body) and switch the running hub to it.
+    responses:
+      201: {description: Deployed.}
+      422: {description: The file has problems; nothing changed.}
+    """
+    refused = _all_tenants(token)
+    if refused is not None:
+        return refused
+    if api.deployments is None:
+        return _error(503, "this process does not manage deployments")
+    document = (await request.body()).decode("utf-8", "replace")
+    record, problems = await _in_thread(api.deployments.deploy, document, token.name)
+    if record is None:
+        return JSONResponse(
+            {"error": "the deployment file has problems", "problems": problems}, status_code=422
+        )
+    return JSONResponse(_deployment_json(record), status_code=201)
+
+
+async def rollback_deployment(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Make the previous deployment active again (recorded as a new deployment).
+    responses:
+      200: {description: Rolled back.}
+      409: {description: There is no previous deployment.}
+    """
+    refused = _all_tenants(token)
+    if refused is not None:
+        return refused
+    if api.deployments is None:
+        return _error(503, "this process does not manage deployments")
+    record = await _in_thread(api.deployments.rollback, token.name)
+    if record is None:
+        return _error(409, "there is no previous deployment to return to")
+    return JSONResponse(_deployment_json(record))
+
+
 def admin_routes(api: AdminApi) -> list[Route]:
     """The admin API's routes, to mount beside the ingress."""
     tenant = PREFIX + "/tenants/{tenant}"
@@ -394,6 +481,13 @@ def admin_routes(api: AdminApi) -> list[Route]:
         ),
         Route(f"{tenant}/positions", _guarded(api, "viewer", positions), methods=["GET"]),
         Route(f"{PREFIX}/queues", _guarded(api, "viewer", queues), methods=["GET"]),
+        Route(f"{PREFIX}/deployments", _guarded(api, "viewer", list_deployments), methods=["GET"]),
+        Route(f"{PREFIX}/deployments", _guarded(api, "admin", create_deployment), methods=["POST"]),
+        Route(
+            f"{PREFIX}/deployments/rollback",
+            _guarded(api, "admin", rollback_deployment),
+            methods=["POST"],
+        ),
     ]
     generator = SchemaGenerator(
         {

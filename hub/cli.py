@@ -19,6 +19,7 @@ from canonical.lifecycle import INITIAL_STATE, TRANSITIONS, OrderState, lifecycl
 from canonical.schemas import PUBLISHED_MODELS, generate_schema
 from hub import __version__
 from hub.connectors_cli import connectors_app, translate
+from hub.deploy_cli import deploy
 from hub.ingest_cli import ingest
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
 from hub.ops_cli import audit_app, dlq_app, review_app, trace
@@ -235,6 +236,7 @@ app.command("trace")(trace)
 app.command("ingress")(ingress)
 app.command("worker")(worker)
 app.command("ingest")(ingest)
+app.command("deploy")(deploy)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,38 @@ from rich.console import Console
 __all__ = ["run"]
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def _remember_deployment(runtime: Any, config: Path | None) -> None:
+    """A started hub keeps what was deployed: the file given is recorded as the active version;
+    with no file, the last version deployed through ``hub deploy`` is taken up again."""
+    from hub.config import validate_text
+    from hub.deployments import DeploymentStore
+    from hub.ledger.dialect import PostgresDialect, SqliteDialect
+    from hub.ledger.url import parse_ledger_url
+
+    target = parse_ledger_url(runtime.ledger_url)
+    db: Any = (
+        SqliteDialect(target.location)
+        if target.kind == "sqlite"
+        else PostgresDialect(target.location)
+    )
+    try:
+        store = DeploymentStore(db)
+        active = store.active()
+        if config is not None:
+            document = config.read_text(encoding="utf-8")
+            if active is None or active.document != document:
+                store.record(document, deployed_by="hub run --config", note=str(config))
+        elif active is not None:
+            deployment, problems = validate_text(
+                active.document, filename=f"deployment {active.id}"
+            )
+            if deployment is not None and not problems:
+                runtime.apply_deployment(deployment)
+                console.print(f"using deployment {active.id} (deployed by {active.deployed_by})")
+    finally:
+        db.close()
 
 
 def run(
@@ -39,6 +71,7 @@ def run(
             console.print(str(problem), markup=False, highlight=False)
         raise typer.Exit(1) from None
     runtime = open_runtime(deployment, ledger_url=ledger, auto_migrate=True)
+    _remember_deployment(runtime, config)
     listen_host = host or deployment.ingress.host
     listen_port = port or deployment.ingress.port
     console.print(

@@ -159,6 +159,37 @@ class HubRuntime:
             return None
         return ConnectorReceiver(connector)
 
+    def apply_deployment(
+        self,
+        deployment: Deployment,
+        *,
+        environ: Mapping[str, str] | None = None,
+        registry: Mapping[str, type[Connector]] | None = None,
+    ) -> None:
+        """Switch to another deployment without a restart (``hub deploy``).
+
+        New connector objects, rules and stock policies take effect from the next batch; the batch
+        in progress finishes on the old ones, and messages waiting in the transport are neither
+        dropped nor repeated by the switch.
+        """
+        if registry is None:
+            from connectors.registry import discover
+
+            registry = discover()
+        instances = connector_instances(deployment, registry, environ=environ)
+        _load_master_data(self.ledger, deployment)
+        self.ledger.policy = ledger_policy(deployment)
+        previous = self.instances
+        self.instances = instances
+        self.deployment = deployment
+        self.router.reconfigure(
+            translator=DeploymentTranslator(instances),
+            config=RouterConfig(governance=governance_for(deployment)),
+        )
+        self.catalog.reload()
+        for connector in previous.values():
+            connector.close()
+
     def close(self) -> None:
         for connector in self.instances.values():
             connector.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.admin import AdminApi, AdminToken, admin_routes
+from hub.admin import AdminApi, AdminToken, DeploymentControl, admin_routes
 from hub.config.secrets import resolve_reference
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
 from hub.runtime import HubRuntime, embedded_inbox_path
@@ -39,6 +40,46 @@ def admin_tokens(deployment: Any, environ: Any = None) -> list[AdminToken]:
     ]
 
 
+def deployment_control(runtime: HubRuntime, environ: Any = None) -> DeploymentControl:
+    """Deploy and roll back on a live runtime, recording every version in the ledger database."""
+    from hub.config import validate_text
+    from hub.deployments import DeploymentStore
+    from hub.ledger.dialect import PostgresDialect, SqliteDialect
+    from hub.ledger.url import parse_ledger_url
+
+    target = parse_ledger_url(runtime.ledger_url)
+    db: Any = (
+        SqliteDialect(target.location)
+        if target.kind == "sqlite"
+        else PostgresDialect(target.location)
+    )
+    store = DeploymentStore(db)
+    switch = threading.Lock()
+
+    def deploy(document: str, actor: str, note: str | None = None) -> tuple[Any, list[str]]:
+        deployment, problems = validate_text(document, filename="deployment", environ=environ)
+        if problems or deployment is None:
+            return None, [str(p) for p in problems]
+        with switch:
+            runtime.apply_deployment(deployment, environ=environ)
+            return store.record(document, deployed_by=actor, note=note), []
+
+    def rollback(actor: str) -> Any:
+        previous = store.previous()
+        if previous is None:
+            return None
+        record, problems = deploy(
+            previous.document, actor, note=f"rollback to deployment {previous.id}"
+        )
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        return record
+
+    return DeploymentControl(
+        deploy=lambda d, a: deploy(d, a), rollback=rollback, history=store.history
+    )
+
+
 def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
     """The admin API over a runtime: it reads the operations store and acts through the router."""
 
@@ -46,6 +87,7 @@ def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
         return await runtime.router.resume(held, actor=actor)
 
     return AdminApi(
+        deployments=deployment_control(runtime, environ),
         operations=runtime.operations,
         tokens=admin_tokens(runtime.deployment, environ),
         process=runtime.router.process,

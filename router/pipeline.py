@@ -146,6 +146,19 @@ class Router:
         self._tax_quoter = tax_quoter
         self._clock = clock
 
+    def reconfigure(
+        self, *, translator: Translator | None = None, config: RouterConfig | None = None
+    ) -> None:
+        """Switch translation or rules (a redeploy); batches already running finish on the old ones.
+
+        Nothing is dropped or applied twice by a switch: messages wait durably in the transport,
+        and a batch takes its configuration once, when it starts.
+        """
+        if translator is not None:
+            self._translator = translator
+        if config is not None:
+            self._config = config
+
     # -- entry points ---------------------------------------------------------------------------
 
     async def process(self, batch: Sequence[RawMessage]) -> list[RawResult]:
@@ -185,6 +198,9 @@ class _Run:
 
     def __init__(self, router: Router, batch: Sequence[RawMessage]) -> None:
         self.router = router
+        # One configuration per batch: a redeploy between batches never mixes two in one.
+        self.translator = router._translator
+        self.config = router._config
         self.batch = batch
         self.now = router._clock()
         self.results = {raw.id: RawResult(raw.id) for raw in batch}
@@ -267,7 +283,7 @@ class _Run:
             span = self.spans[raw.id]
             try:
                 with stage_span(span, "hub.translate"):
-                    envelopes = self.router._translator.translate(raw)
+                    envelopes = self.translator.translate(raw)
             except Exception as exc:  # noqa: BLE001 - every failure is classified; none escapes
                 if is_transient(exc):
                     self.results[raw.id].add(Disposition.RETRY, describe(exc))
@@ -295,7 +311,7 @@ class _Run:
     async def govern(self, work: list[_Work]) -> list[_Work]:
         passing: list[_Work] = []
         for item in work:
-            config = self.router._config.governance(item.envelope)
+            config = self.config.governance(item.envelope)
             span = self.spans[item.raw.id]
             try:
                 with stage_span(span, "hub.govern", {"hub.event_type": item.envelope.event_type}):
@@ -447,9 +463,7 @@ class _Run:
             return await asyncio.to_thread(self.router._ledger.apply, envelopes)
 
         try:
-            deliveries = await run_with_retries(
-                apply_batch, self.router._config.retry, on_retry=on_retry
-            )
+            deliveries = await run_with_retries(apply_batch, self.config.retry, on_retry=on_retry)
         except Exception as exc:  # noqa: BLE001 - classified below
             if is_transient(exc):
                 for item in work:
