@@ -25,6 +25,7 @@ __all__ = ["LedgerCatalog"]
 class _Snapshot:
     skus: dict[tuple[str, str], TrackingRequirement] = field(default_factory=dict)
     external: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    ids_of: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     locations: set[tuple[str, str]] = field(default_factory=set)
     prices: dict[tuple[str, str, str], Money] = field(default_factory=dict)
     loaded_at: float = 0.0
@@ -46,18 +47,24 @@ class LedgerCatalog:
         self._miss_interval = miss_reload_interval
         self._clock = clock
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self._snapshot = _Snapshot()
         self._last_miss_reload = -1e9
         self.reload()
 
     def reload(self) -> None:
+        with self._reload_lock:  # one reload at a time: the connection is shared across threads
+            self._reload()
+
+    def _reload(self) -> None:
         snapshot = _Snapshot(loaded_at=self._clock())
         for tenant, sku, tracking in self._query("SELECT tenant, sku, tracking FROM skus"):
             snapshot.skus[(tenant, sku)] = TrackingRequirement(tracking)
-        for tenant, channel, external_id, sku in self._query(
-            "SELECT tenant, channel, external_id, sku FROM sku_external_ids"
+        for tenant, channel, external_id, sku, kind in self._query(
+            "SELECT tenant, channel, external_id, sku, id_kind FROM sku_external_ids"
         ):
             snapshot.external[(tenant, channel, external_id)] = sku
+            snapshot.ids_of.setdefault((tenant, channel, sku), {})[kind] = external_id
         for tenant, location in self._query("SELECT tenant, location FROM locations"):
             snapshot.locations.add((tenant, location))
         for tenant, channel, sku, currency, amount in self._query(
@@ -116,6 +123,10 @@ class LedgerCatalog:
 
     def list_price(self, tenant: str, channel: str, sku: str) -> Money | None:
         return self._fresh().prices.get((tenant, channel, sku))
+
+    def external_ids(self, tenant: str, channel: str, sku: str) -> dict[str, str]:
+        """How ``channel`` identifies ``sku`` (variant id, listing id, seller SKU...), by kind."""
+        return dict(self._lookup(lambda s: s.ids_of.get((tenant, channel, sku))) or {})
 
     def tracking_requirement(self, tenant: str, sku: str) -> TrackingRequirement:
         found = self._fresh().skus.get((tenant, sku))
