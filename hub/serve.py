@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,6 +23,7 @@ from starlette.routing import Route
 from hub.admin import AdminApi, AdminToken, DeploymentControl, admin_routes
 from hub.config.secrets import resolve_reference
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
+from hub.metrics import HubCollector
 from hub.runtime import HubRuntime, embedded_inbox_path
 from router.retry import RetryPolicy
 from router.transport.inbox import SqliteInbox, run_inbox_worker
@@ -127,6 +128,8 @@ async def serve_embedded(
         limits=limits,
         extra_routes=[metrics_route(), *admin_routes(admin_api(runtime, environ))],
     )
+    collector = HubCollector(runtime.operations, backlog=lambda: inbox.stats().pending)
+    REGISTRY.register(collector)
     stop = asyncio.Event()
     retry = next(iter(t.retry for t in deployment.tenants.values()), None)
     worker = asyncio.create_task(
@@ -159,4 +162,5 @@ async def serve_embedded(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        REGISTRY.unregister(collector)
         inbox.close()

@@ -264,6 +264,12 @@ class OperationsStore:
         )
         return [self._dead_row(row) for row in rows]
 
+    def open_dead_letters_by_tenant(self) -> dict[str, int]:
+        rows = self._query(
+            "SELECT tenant, COUNT(*) FROM dead_letters WHERE status = 'open' GROUP BY tenant"
+        )
+        return {str(tenant): int(count) for tenant, count in rows}
+
     def dead_letter(self, letter_id: int) -> DeadLetterRow | None:
         rows = self._query(
             f"SELECT {self._DEAD_COLUMNS} FROM dead_letters WHERE id = ?",  # noqa: S608 - constant columns

@@ -140,3 +140,25 @@ async def test_an_order_with_an_unknown_product_waits_in_the_exception_queue(
     assert "lines.1" in held.reason
     [position] = [p for p in runtime.ledger.positions() if p.sku == "TSHIRT-RED-M"]
     assert position.allocated == 0
+
+
+async def test_metrics_are_scraped_and_parsed(hub: tuple[HubRuntime, str]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    runtime, base = hub
+    body = SHOPIFY_ORDER.read_bytes()  # waits in the exception queue
+    async with httpx.AsyncClient(base_url=base) as client:
+        assert (
+            await client.post("/webhooks/acme/shopify_us", content=body, headers=_signed(body))
+        ).status_code == 200
+        await _eventually(lambda: runtime.operations.held())
+        text = (await client.get("/metrics")).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("hub_held_messages", (("queue", "exception"), ("tenant", "acme")))] == 1
+    assert samples[("hub_messages_total", (("outcome", "exception"), ("stage", "govern")))] >= 1
+    assert ("hub_inbox_backlog", ()) in samples
+    assert any(name == "hub_stage_duration_seconds_bucket" for name, _ in samples)
