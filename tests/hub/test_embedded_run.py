@@ -146,12 +146,16 @@ async def test_metrics_are_scraped_and_parsed(hub: tuple[HubRuntime, str]) -> No
     from prometheus_client.parser import text_string_to_metric_families
 
     runtime, base = hub
-    body = SHOPIFY_ORDER.read_bytes()  # waits in the exception queue
+    held = SHOPIFY_ORDER.read_bytes()  # waits in the exception queue
+    good = json.dumps(paid_order(777)).encode()  # is applied
     async with httpx.AsyncClient(base_url=base) as client:
-        assert (
-            await client.post("/webhooks/acme/shopify_us", content=body, headers=_signed(body))
-        ).status_code == 200
+        for body in (held, good):
+            response = await client.post(
+                "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
+            )
+            assert response.status_code == 200
         await _eventually(lambda: runtime.operations.held())
+        await _eventually(lambda: runtime.ledger.order("shopify_us:777", tenant="acme"))
         text = (await client.get("/metrics")).text
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -161,4 +165,8 @@ async def test_metrics_are_scraped_and_parsed(hub: tuple[HubRuntime, str]) -> No
     assert samples[("hub_held_messages", (("queue", "exception"), ("tenant", "acme")))] == 1
     assert samples[("hub_messages_total", (("outcome", "exception"), ("stage", "govern")))] >= 1
     assert ("hub_inbox_backlog", ()) in samples
-    assert any(name == "hub_stage_duration_seconds_bucket" for name, _ in samples)
+    assert samples[("hub_messages_total", (("outcome", "applied"), ("stage", "deliver")))] >= 1
+    assert any(
+        name == "hub_stage_duration_seconds_bucket" and ("stage", "deliver") in labels
+        for name, labels in samples
+    )
