@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +33,7 @@ from starlette.routing import Route
 
 from canonical import new_message_id
 from router.ports import RawMessage
+from router.tracing import traceparent_of
 
 __all__ = [
     "IngressLimits",
@@ -72,6 +76,9 @@ class IngressLimits:
     shed_backlog: int = 100_000
     retry_after_seconds: int = 5
 
+
+_tracer = trace.get_tracer("commerce_hub.ingress")
+_propagator = TraceContextTextMapPropagator()
 
 #: Headers kept with a raw message (for translation and diagnosis); signatures are not kept.
 _KEPT_HEADERS = (
@@ -141,6 +148,23 @@ def create_ingress_app(
     async def webhook(request: Request) -> Response:
         tenant = request.path_params["tenant"]
         instance = request.path_params["instance"]
+        parent = _propagator.extract(dict(request.headers))
+        with _tracer.start_as_current_span(
+            "hub.ingress POST /webhooks/{tenant}/{instance}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": "POST",
+                "http.route": "/webhooks/{tenant}/{instance}",
+                "hub.tenant": tenant,
+                "hub.connector_instance": instance,
+            },
+        ) as span:
+            response = await receive(request, tenant, instance, span)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def receive(request: Request, tenant: str, instance: str, span: Any) -> Response:
         try:
             body = await _read_capped(request, limits.max_body_bytes)
         except _BodyTooLargeError:
@@ -180,8 +204,10 @@ def create_ingress_app(
             body=body,
             received_at=clock(),
             headers=headers,
-            traceparent=request.headers.get("traceparent"),
+            traceparent=traceparent_of(span),
         )
+        span.set_attribute("messaging.message.id", raw.id)
+        span.set_attribute("hub.vendor_event", event)
         await sink.put([raw])
         return JSONResponse({"id": raw.id, "event": event}, status_code=200)
 

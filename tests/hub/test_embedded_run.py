@@ -170,3 +170,39 @@ async def test_metrics_are_scraped_and_parsed(hub: tuple[HubRuntime, str]) -> No
         name == "hub_stage_duration_seconds_bucket" and ("stage", "deliver") in labels
         for name, labels in samples
     )
+
+
+async def test_one_trace_from_the_webhook_to_the_ledger(
+    hub: tuple[HubRuntime, str], spans: Any
+) -> None:
+    runtime, base = hub
+    body = json.dumps(paid_order(888)).encode()
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with httpx.AsyncClient(base_url=base) as client:
+        response = await client.post(
+            "/webhooks/acme/shopify_us",
+            content=body,
+            headers=_signed(body) | {"traceparent": caller},
+        )
+    assert response.status_code == 200
+    await _eventually(lambda: runtime.ledger.order("shopify_us:888", tenant="acme"))
+    await _eventually(
+        lambda: any(s.name.startswith("hub.route") for s in spans.get_finished_spans())
+    )
+    finished = [
+        s
+        for s in spans.get_finished_spans()
+        if f"{s.context.trace_id:032x}" == caller.split("-")[1]
+    ]
+    by_name = {s.name.split(" ")[0]: s for s in finished}
+    assert {"hub.ingress", "hub.route", "hub.translate", "hub.govern", "hub.ledger.apply"} <= set(
+        by_name
+    )
+    assert f"{by_name['hub.ingress'].parent.span_id:016x}" == "b7ad6b7169203331"
+    assert by_name["hub.route"].parent.span_id == by_name["hub.ingress"].context.span_id
+    assert by_name["hub.ledger.apply"].parent.span_id == by_name["hub.route"].context.span_id
+    assert by_name["hub.ingress"].attributes["http.response.status_code"] == 200
+    assert by_name["hub.ledger.apply"].attributes["hub.order_key"] == "shopify_us:888"
+    text = repr([(s.name, dict(s.attributes or {})) for s in finished])
+    for personal in ("Jane Doe", "jane@example.com", "123 Main Street", "+1 518 555 0100"):
+        assert personal not in text
