@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from faststream.nats import NatsBroker
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
@@ -26,6 +27,13 @@ from hub.runtime import ConnectorReceiver, HubRuntime, connector_instances, open
 from hub.serve import metrics_route
 from router.idempotency import RedisFastPath
 from router.ports import RawMessage
+from router.transport.nats_jetstream import (
+    NatsConfig,
+    attach_nats_consumer,
+    ensure_stream,
+    pending_count,
+    publish_nats,
+)
 from router.transport.redis_streams import (
     RedisStreamsConfig,
     RedisStreamsPublisher,
@@ -48,12 +56,42 @@ def streams_config(deployment: Deployment) -> RedisStreamsConfig:
 
 
 def _broker_url(deployment: Deployment) -> str:
-    if deployment.broker.kind != "redis" or not deployment.broker.url:
+    if deployment.broker.kind not in ("redis", "nats") or not deployment.broker.url:
         raise ConfigurationError(
-            "hub ingress and hub worker need broker: {kind: redis, url: redis://...} in the "
-            "deployment file (the embedded default runs as `hub run`)"
+            "hub ingress and hub worker need broker: {kind: redis, url: redis://...} or "
+            "{kind: nats, url: nats://...} in the deployment file (the embedded default runs as "
+            "`hub run`)"
         )
     return deployment.broker.url
+
+
+def nats_config(deployment: Deployment) -> NatsConfig:
+    broker = deployment.broker
+    name = "".join(c if c.isalnum() else "_" for c in broker.prefix).upper()
+    subject = "".join(c if c.isalnum() or c == "-" else "." for c in broker.prefix)
+    return NatsConfig(
+        stream=f"{name}_RAW",
+        subject_prefix=f"{subject}.raw",
+        partitions=broker.partitions,
+        durable=f"{name.lower()}-router",
+        batch_size=broker.batch_size,
+        ack_wait_seconds=broker.claim_idle_ms / 1000,
+        max_deliveries=broker.max_deliveries,
+    )
+
+
+class NatsSink:
+    """The ingress's durable store on NATS JetStream: publish and wait for the server's ack."""
+
+    def __init__(self, broker: NatsBroker, config: NatsConfig) -> None:
+        self._broker = broker
+        self._config = config
+
+    async def put(self, raws: list[RawMessage]) -> None:  # type: ignore[override]
+        await publish_nats(self._broker, self._config, raws)
+
+    async def backlog(self) -> int:
+        return await pending_count(self._broker._connection, self._config)
 
 
 class RedisSink:
@@ -90,9 +128,20 @@ async def serve_ingress(
 
     url = _broker_url(deployment)
     instances = connector_instances(deployment, discover(), environ=environ)
-    config = streams_config(deployment)
-    client = Redis.from_url(url, max_connections=64)
-    await ensure_groups(client, config)
+    closers: list[Callable[[], Any]] = []
+    sink: Any
+    if deployment.broker.kind == "nats":
+        nats_broker = NatsBroker(url, logger=None)
+        await nats_broker.connect()
+        await ensure_stream(nats_broker._connection, nats_config(deployment))
+        sink = NatsSink(nats_broker, nats_config(deployment))
+        closers.append(nats_broker.stop)
+    else:
+        config = streams_config(deployment)
+        client = Redis.from_url(url, max_connections=64)
+        await ensure_groups(client, config)
+        sink = RedisSink(client, config)
+        closers.append(client.aclose)
 
     def receiver(tenant: str, instance: str) -> ConnectorReceiver | None:
         connector = instances.get((tenant, instance))
@@ -104,9 +153,7 @@ async def serve_ingress(
         max_body_bytes=deployment.ingress.max_body_bytes,
         max_json_depth=deployment.ingress.max_json_depth,
     )
-    app = create_ingress_app(
-        receiver, RedisSink(client, config), limits=limits, extra_routes=[metrics_route()]
-    )
+    app = create_ingress_app(receiver, sink, limits=limits, extra_routes=[metrics_route()])
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     )
@@ -122,11 +169,17 @@ async def serve_ingress(
         await server.serve()
     finally:
         watcher.cancel()
-        await client.aclose()
+        for close in closers:
+            await close()
 
 
-def worker_runtime(deployment: Deployment, **options: Any) -> tuple[HubRuntime, Redis]:
-    """A runtime for a worker: the shared Redis fast path instead of the in-memory one."""
+def worker_runtime(deployment: Deployment, **options: Any) -> tuple[HubRuntime, Any]:
+    """A runtime for a worker: on Redis, the shared Redis fast path instead of the in-memory one.
+
+    On NATS there is no shared fast path; the ledger's unique key is the guarantee either way.
+    """
+    if deployment.broker.kind == "nats":
+        return open_runtime(deployment, **options), None
     client = Redis.from_url(_broker_url(deployment), max_connections=64)
     # A dead worker's in-flight marks must expire before the claimer hands its entries to another
     # worker, or every redelivery would find them "busy" until the delivery cap dead-letters them.
@@ -148,6 +201,9 @@ async def run_worker(
     """Consume every partition until ``stop`` is set, with the runtime's router."""
     deployment = runtime.deployment
     url = _broker_url(deployment)
+    if deployment.broker.kind == "nats":
+        await _run_nats_worker(runtime, url, stop=stop, on_started=on_started)
+        return
     config = streams_config(deployment)
     client = Redis.from_url(url, max_connections=16)
     await ensure_groups(client, config)
@@ -168,3 +224,25 @@ async def run_worker(
     finally:
         await broker.stop()
         await client.aclose()
+
+
+async def _run_nats_worker(
+    runtime: HubRuntime,
+    url: str,
+    *,
+    stop: asyncio.Event | None,
+    on_started: Callable[[], Any] | None,
+) -> None:
+    """The same router on a NATS JetStream durable pull consumer."""
+    config = nats_config(runtime.deployment)
+    broker = NatsBroker(url, logger=None)
+    attach_nats_consumer(
+        broker, config, handler=runtime.router.process, dead_letters=runtime.operations
+    )
+    await broker.start()
+    if on_started is not None:
+        on_started()
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await broker.stop()

@@ -63,7 +63,8 @@ def worker(
             stop=stop,
             on_started=lambda: console.print("worker started"),
         )
-        await client.aclose()
+        if client is not None:
+            await client.aclose()
 
     try:
         asyncio.run(main())

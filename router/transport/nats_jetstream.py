@@ -28,7 +28,13 @@ from router.retry import RetryPolicy, backoff_delay
 from router.transport.codec import decode_raw, encode_raw
 from router.transport.redis_streams import partition_of
 
-__all__ = ["NatsConfig", "attach_nats_consumer", "publish_nats"]
+__all__ = [
+    "NatsConfig",
+    "attach_nats_consumer",
+    "ensure_stream",
+    "pending_count",
+    "publish_nats",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,29 @@ class NatsConfig:
     @property
     def jstream(self) -> JStream:
         return JStream(self.stream, subjects=[f"{self.subject_prefix}.>"])
+
+
+async def ensure_stream(connection: Any, config: NatsConfig) -> None:
+    """Declare the stream (idempotently) so the ingress can publish before any worker started."""
+    from nats.js.errors import BadRequestError
+
+    jetstream = connection.jetstream()
+    try:
+        await jetstream.add_stream(name=config.stream, subjects=[f"{config.subject_prefix}.>"])
+    except BadRequestError as exc:
+        if "already in use" not in str(exc):
+            raise
+
+
+async def pending_count(connection: Any, config: NatsConfig) -> int:
+    """Messages of the stream the consumer group has not acknowledged yet (the backlog)."""
+    jetstream = connection.jetstream()
+    try:
+        info = await jetstream.consumer_info(config.stream, config.durable)
+    except Exception:  # noqa: BLE001 - no consumer yet: everything in the stream is backlog
+        stream = await jetstream.stream_info(config.stream)
+        return int(stream.state.messages)
+    return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
 async def publish_nats(
