@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
-from hub.operations import DeadLetterRow, HeldRow, OperationsStore
+from hub.operations import OperationsStore
 from router.audit import AuditRecord
 from router.pipeline import RawResult
 from router.ports import HeldMessage, RawMessage
@@ -119,35 +119,6 @@ def _guarded(
     return endpoint
 
 
-def _letter(row: DeadLetterRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "raw_id": row.raw_id,
-        "stage": row.stage,
-        "instance": row.instance,
-        "event": row.event,
-        "reason": row.reason,
-        "errors": row.errors,
-        "failed_at": row.failed_at.isoformat(),
-        "status": row.status,
-        "replay_count": row.replay_count,
-    }
-
-
-def _held(row: HeldRow, now: datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "queue": row.queue,
-        "rule": row.rule,
-        "reason": row.reason,
-        "order_key": row.order_key,
-        "held_at": row.held_at.isoformat(),
-        "age_s": round(row.age(now).total_seconds(), 1),
-        "sla_breached": now > row.due_at,
-        "status": row.status,
-    }
-
-
 def _record(record: AuditRecord) -> dict[str, Any]:
     return {
         "message_id": record.message_id,
@@ -185,7 +156,7 @@ async def list_dead_letters(
         stage=request.query_params.get("stage"),
         reason_contains=request.query_params.get("reason"),
     )
-    return JSONResponse([_letter(row) for row in rows])
+    return JSONResponse([row.as_json() for row in rows])
 
 
 async def get_dead_letter(
@@ -200,7 +171,7 @@ async def get_dead_letter(
     row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
     if row is None or row.tenant != tenant:
         return _error(404, "not found")
-    return JSONResponse(_letter(row))
+    return JSONResponse(row.as_json())
 
 
 async def replay_dead_letter(
@@ -234,7 +205,7 @@ async def list_held(request: Request, api: AdminApi, token: AdminToken, tenant: 
         api.operations.held, tenant=tenant, queue=request.query_params.get("queue")
     )
     now = datetime.now(UTC)
-    return JSONResponse([_held(row, now) for row in rows])
+    return JSONResponse([row.as_json(now) for row in rows])
 
 
 async def _decide(
@@ -263,19 +234,7 @@ async def _decide(
                 "outcome": [d.value for d in result.dispositions],
             }
         )
-    await _in_thread(api.operations.decide, row.id, status="rejected", actor=token.name, note=note)
-    record = AuditRecord(
-        tenant=tenant,
-        message_id=str(row.message.envelope.message_id),
-        stage=row.queue,
-        outcome="rejected",
-        at=datetime.now(UTC),
-        reason=note or "",
-        actor=token.name,
-        order_key=row.order_key,
-        details={"raw_id": row.message.raw.id},
-    )
-    await _in_thread(api.operations.append, [record])
+    await _in_thread(api.operations.reject, row, actor=token.name, note=note)
     return JSONResponse({"id": row.id, "decision": "rejected"})
 
 

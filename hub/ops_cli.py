@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from hub.operations import DeadLetterRow, HeldRow, OperationsStore
+from hub.operations import OperationsStore
 from router.audit import AuditRecord
 
 __all__ = ["audit_app", "dlq_app", "review_app", "trace"]
@@ -64,22 +64,6 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, default=str) + "\n")
 
 
-def _letter_json(row: DeadLetterRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "tenant": row.tenant,
-        "raw_id": row.raw_id,
-        "stage": row.stage,
-        "instance": row.instance,
-        "event": row.event,
-        "reason": row.reason,
-        "errors": row.errors,
-        "failed_at": row.failed_at.isoformat(),
-        "status": row.status,
-        "replay_count": row.replay_count,
-    }
-
-
 @dlq_app.command("list")
 def dlq_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
@@ -99,7 +83,7 @@ def dlq_list(
         limit=limit,
     )
     if as_json:
-        _print_json([_letter_json(r) for r in rows])
+        _print_json([r.as_json() for r in rows])
         return
     table = Table("id", "tenant", "stage", "instance", "event", "failed at", "reason")
     for row in rows:
@@ -124,7 +108,7 @@ def dlq_show(
     if row is None:
         errors.print(f"no dead letter {letter_id}")
         raise typer.Exit(1)
-    data = _letter_json(row)
+    data = row.as_json()
     if body:
         data["body"] = row.raw.body.decode("utf-8", "replace")
     if as_json:
@@ -178,21 +162,6 @@ def dlq_replay(
         console.print(f"dead letter {letter_id}: {disposition}")
 
 
-def _held_json(row: HeldRow, now: datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "tenant": row.tenant,
-        "queue": row.queue,
-        "rule": row.rule,
-        "reason": row.reason,
-        "order_key": row.order_key,
-        "held_at": row.held_at.isoformat(),
-        "age_s": round(row.age(now).total_seconds(), 1),
-        "sla_breached": now > row.due_at,
-        "status": row.status,
-    }
-
-
 @review_app.command("list")
 def review_list(
     queue: Annotated[str | None, typer.Option(help="review or exception (default: both).")] = None,
@@ -204,7 +173,7 @@ def review_list(
     now = datetime.now(UTC)
     rows = _store(ledger).held(tenant=tenant, queue=queue)
     if as_json:
-        _print_json([_held_json(r, now) for r in rows])
+        _print_json([r.as_json(now) for r in rows])
         return
     table = Table("id", "queue", "tenant", "order", "rule", "age", "reason")
     for row in rows:
@@ -236,22 +205,7 @@ def _decide(
         errors.print(f"no open held message {held_id}")
         raise typer.Exit(1)
     if not approve:
-        store.decide(held_id, status="rejected", actor=actor, note=note)
-        store.append(
-            [
-                AuditRecord(
-                    tenant=row.tenant,
-                    message_id=str(row.message.envelope.message_id),
-                    stage=row.queue,
-                    outcome="rejected",
-                    at=datetime.now(UTC),
-                    reason=note or "",
-                    actor=actor,
-                    order_key=row.order_key,
-                    details={"raw_id": row.message.raw.id},
-                )
-            ]
-        )
+        store.reject(row, actor=actor, note=note)
         return "rejected"
     deployment = load_deployment(config) if config else Deployment()
     runtime = open_runtime(deployment, ledger_url=ledger)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import json
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,3 +71,29 @@ def receipt(sku: str, quantity: int, location: str = "wh_east", tenant: str = "a
         source_ids=(movement.movement_id,),
         occurred_at=movement.occurred_at,
     )
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: Any, environ: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    """Run the embedded hub (ingress, worker, admin API) on a free port; yields its base URL."""
+    from hub.serve import serve_embedded
+    from tests.faults.harness import free_port
+
+    port = free_port()
+    started, stop = asyncio.Event(), asyncio.Event()
+    server = asyncio.create_task(
+        serve_embedded(
+            runtime,
+            host="127.0.0.1",
+            port=port,
+            on_started=started.set,
+            should_exit=stop,
+            environ=environ,
+        )
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)

@@ -49,6 +49,22 @@ class DeadLetterRow:
     raw: RawMessage = field(repr=False)
     envelope: Envelope | None = field(repr=False)
 
+    def as_json(self) -> dict[str, Any]:
+        """The letter for listings (admin API, ``hub dlq``): no payload, which may hold personal data."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "raw_id": self.raw_id,
+            "stage": self.stage,
+            "instance": self.instance,
+            "event": self.event,
+            "reason": self.reason,
+            "errors": self.errors,
+            "failed_at": self.failed_at.isoformat(),
+            "status": self.status,
+            "replay_count": self.replay_count,
+        }
+
 
 @dataclass(frozen=True)
 class HeldRow:
@@ -67,6 +83,21 @@ class HeldRow:
 
     def age(self, now: datetime) -> timedelta:
         return now - self.held_at
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        """The held message for listings, with its age and whether it is past its SLA."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "queue": self.queue,
+            "rule": self.rule,
+            "reason": self.reason,
+            "order_key": self.order_key,
+            "held_at": self.held_at.isoformat(),
+            "age_s": round(self.age(now).total_seconds(), 1),
+            "sla_breached": now > self.due_at,
+            "status": self.status,
+        }
 
 
 @dataclass(frozen=True)
@@ -369,6 +400,27 @@ class OperationsStore:
                 self._db.rollback()
                 raise
         return bool(changed)
+
+    def reject(self, held: HeldRow, *, actor: str, note: str | None = None) -> bool:
+        """Reject an open held message for good, and record who did and why in the audit log."""
+        if not self.decide(held.id, status="rejected", actor=actor, note=note):
+            return False
+        self.append(
+            [
+                AuditRecord(
+                    tenant=held.tenant,
+                    message_id=str(held.message.envelope.message_id),
+                    stage=held.queue,
+                    outcome="rejected",
+                    at=self._clock(),
+                    reason=note or "",
+                    actor=actor,
+                    order_key=held.order_key,
+                    details={"raw_id": held.message.raw.id},
+                )
+            ]
+        )
+        return True
 
     def queue_depths(self) -> list[QueueDepth]:
         now = self._clock()

@@ -25,9 +25,7 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, open_runtime
-from hub.serve import serve_embedded
-from tests.faults.harness import free_port
-from tests.support import acme_tenant, paid_order, receipt
+from tests.support import acme_tenant, paid_order, receipt, serving
 
 ENV = {"SHOPIFY_TOKEN": "t", "SHOPIFY_SECRET": "s", "ADMIN": "admin-token"}
 
@@ -67,24 +65,10 @@ async def hub(
         runtime.ledger.upsert_sku("acme", sku)
     runtime.ledger.apply([receipt("TSHIRT-RED-M", 1000), receipt("MUG-WHITE", 1000)])
     runtime.catalog.reload()
-    port = free_port()
-    started, stop = asyncio.Event(), asyncio.Event()
-    server = asyncio.create_task(
-        serve_embedded(
-            runtime,
-            host="127.0.0.1",
-            port=port,
-            on_started=started.set,
-            should_exit=stop,
-            environ=ENV,
-        )
-    )
-    await asyncio.wait_for(started.wait(), 10)
     try:
-        yield runtime, f"http://127.0.0.1:{port}"
+        async with serving(runtime, ENV) as base:
+            yield runtime, base
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
         runtime.close()
 
 

@@ -22,9 +22,7 @@ import pytest
 
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, open_runtime
-from hub.serve import serve_embedded
-from tests.faults.harness import free_port
-from tests.support import SHOPIFY_ORDER, acme_tenant, paid_order, receipt
+from tests.support import SHOPIFY_ORDER, acme_tenant, paid_order, receipt, serving
 
 FIXTURE = (
     Path(__file__).resolve().parents[1]
@@ -62,19 +60,10 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[HubRuntime, str]]:
         runtime.ledger.upsert_sku("acme", sku)
     runtime.ledger.apply([receipt("TSHIRT-RED-M", 10)])
     runtime.catalog.reload()
-    port = free_port()
-    started, stop = asyncio.Event(), asyncio.Event()
-    server = asyncio.create_task(
-        serve_embedded(
-            runtime, host="127.0.0.1", port=port, on_started=started.set, should_exit=stop
-        )
-    )
-    await asyncio.wait_for(started.wait(), 10)
     try:
-        yield runtime, f"http://127.0.0.1:{port}"
+        async with serving(runtime) as base:
+            yield runtime, base
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
         runtime.close()
 
 

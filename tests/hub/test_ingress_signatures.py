@@ -9,7 +9,6 @@ accepted too.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,10 +19,8 @@ import pytest
 from connectors.webhooks import StripeSignatureVerifier
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, embedded_inbox_path, open_runtime
-from hub.serve import serve_embedded
 from router.transport.inbox import SqliteInbox
-from tests.faults.harness import free_port
-from tests.support import ROOT
+from tests.support import ROOT, serving
 
 EVENT = (
     ROOT / "tests" / "connectors" / "stripe" / "fixtures" / "payment_intent_succeeded.json"
@@ -53,19 +50,10 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[HubRuntime, str]]:
     runtime = open_runtime(
         deployment, ledger_url=str(tmp_path / "l.sqlite3"), environ=ENV, auto_migrate=True
     )
-    port = free_port()
-    started, stop = asyncio.Event(), asyncio.Event()
-    server = asyncio.create_task(
-        serve_embedded(
-            runtime, host="127.0.0.1", port=port, on_started=started.set, should_exit=stop
-        )
-    )
-    await asyncio.wait_for(started.wait(), 10)
     try:
-        yield runtime, f"http://127.0.0.1:{port}"
+        async with serving(runtime) as base:
+            yield runtime, base
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
         runtime.close()
 
 
