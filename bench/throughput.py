@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -147,6 +148,68 @@ async def run_hub(
     return len(raws) / elapsed
 
 
+async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int) -> float:
+    """The same workload on the embedded default: SQLite inbox, in-process worker, SQLite ledger."""
+    from hub.catalog import LedgerCatalog
+    from hub.ledger.dialect import SqliteDialect
+    from hub.ledger.store import Ledger
+    from hub.operations import OperationsStore
+    from router.idempotency import LocalFastPath
+    from router.retry import RetryPolicy
+    from router.transport.inbox import SqliteInbox, run_inbox_worker
+
+    path = f"{directory}/ledger.sqlite3"
+    ledger = Ledger(path, auto_migrate=True)
+    for location in LOCATIONS:
+        ledger.upsert_location(TENANT, location)
+    for channel in CHANNELS:
+        ledger.upsert_channel(TENANT, channel)
+    for sku in SKUS:
+        ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+    ops = OperationsStore(SqliteDialect(path))
+    catalog_db = SqliteDialect(path)
+    router = Router(
+        translator=CanonicalTranslator(),
+        ledger=ledger,
+        catalog=LedgerCatalog(catalog_db.query),
+        fast_path=LocalFastPath(),
+        dead_letters=ops,
+        holds=ops,
+        audit=ops,
+    )
+    inbox = SqliteInbox(f"{directory}/inbox.sqlite3")
+    for start in range(0, len(envelopes), 1000):
+        inbox.put(
+            [
+                RawMessage(
+                    id=str(e.message_id),
+                    tenant=e.tenant,
+                    instance="bench",
+                    event=e.event_type,
+                    body=e.model_dump_json().encode(),
+                    received_at=datetime.now(UTC),
+                )
+                for e in envelopes[start : start + 1000]
+            ]
+        )
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    worker = asyncio.create_task(
+        run_inbox_worker(
+            inbox, router.process, ops, policy=RetryPolicy(), batch_size=batch, stop=stop
+        )
+    )
+    while inbox.stats().pending:
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await worker
+    inbox.close()
+    ledger.close()
+    catalog_db.close()
+    return len(envelopes) / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -164,6 +227,8 @@ def main() -> None:
         hub = asyncio.run(
             run_hub(envelopes, postgres_url=hub_db, redis_url=REDIS_URL, batch=args.batch)
         )
+        with tempfile.TemporaryDirectory() as directory:
+            embedded = asyncio.run(run_embedded(envelopes, directory=directory, batch=args.batch))
     finally:
         _drop(ADMIN_URL, name + "_floor")
         _drop(ADMIN_URL, name + "_hub")
@@ -175,6 +240,7 @@ def main() -> None:
         "ratio": round(hub / floor, 3),
         "transport": "redis-streams",
         "ledger": "postgresql",
+        "embedded_msgs_per_s": round(embedded, 1),
     }
     if args.json:
         print(json.dumps(result))
@@ -184,6 +250,7 @@ def main() -> None:
             f"hub   : {hub:9.1f} msg/s  (full router on Redis Streams into the PostgreSQL ledger)"
         )
         print(f"ratio : {hub / floor:9.3f}")
+        print(f"embedded: {embedded:7.1f} msg/s  (SQLite inbox, in-process worker, SQLite ledger)")
 
 
 if __name__ == "__main__":
