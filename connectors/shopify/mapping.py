@@ -14,9 +14,10 @@ Field choices (Shopify Admin REST API, Order/Refund/Fulfillment resources):
   unallocated remainder is spread over the lines with :meth:`Money.allocate` (largest remainder),
   which is how the canonical model wants order-level discounts. Same for order-level ``tax_lines``
   that no line carries.
-* **Totals** are computed with :meth:`OrderTotals.compute` and must equal Shopify's ``total_price``
-  (less tips, which the canonical order does not model); a payload whose totals disagree with its
-  own lines is refused, naming ``total_price``, rather than passed on with made-up numbers.
+* **Totals** are computed with :meth:`OrderTotals.compute` and checked against Shopify's
+  ``total_line_items_price`` and ``total_price`` (less tips, which the canonical order does not
+  model); when Shopify's figures disagree with its own lines, the order keeps the computed totals and
+  carries Shopify's as ``reported_totals``, which the router's totals rule holds for a person.
 * **Ids** are kept exactly as strings (``json`` keeps big integers exact; no float ever touches
   them).
 * **Event type** is derived from the snapshot, not the topic: cancelled -> ``order.cancelled``,
@@ -298,21 +299,20 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
     totals = OrderTotals.compute(
         order_lines, shipping_lines, currency=currency, taxes_included=taxes_included
     )
+    # Shopify's own figures are checked against its lines, not trusted over them: when they
+    # disagree (it happens, even in Shopify's documentation samples), the order keeps the totals
+    # its lines imply and carries Shopify's figures as reported_totals, which the router's
+    # totals rule holds for a person. Nothing is refused, nothing is silently booked.
     line_items_price = _opt_shop_money(order, "total_line_items_price", currency)
-    if line_items_price is not None and line_items_price != totals.items_subtotal:
-        raise order.fail(
-            "total_line_items_price",
-            f"is {line_items_price.amount} but the line items add up to "
-            f"{totals.items_subtotal.amount}; refusing an order that does not reconcile",
-        )
     total_price = _opt_shop_money(order, "total_price", currency)
     tips = _opt_shop_money(order, "total_tip_received", currency) or Money.zero(currency)
-    if total_price is not None and total_price - tips != totals.total:
-        raise order.fail(
-            "total_price",
-            f"is {total_price.amount} (tips {tips.amount}) but the lines, discounts, shipping and "
-            f"taxes add up to {totals.total.amount}; refusing an order that does not reconcile",
-        )
+    reported = totals.model_copy(
+        update={
+            "items_subtotal": line_items_price or totals.items_subtotal,
+            "total": (total_price - tips) if total_price is not None else totals.total,
+        }
+    )
+    reported_totals = reported if reported != totals else None
 
     presentment = None
     presentment_code = order.opt_str("presentment_currency")
@@ -338,6 +338,7 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
         billing_address=_address(order.opt_obj("billing_address")),
         shipping_address=_address(order.opt_obj("shipping_address")),
         currency=currency,
+        reported_totals=reported_totals,
         presentment=presentment,
         placed_at=order.time("created_at"),
         updated_at=order.time("updated_at"),

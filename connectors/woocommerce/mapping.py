@@ -14,7 +14,8 @@ Field choices (WooCommerce REST API v3, ``/wp-json/wc/v3/orders``):
   own amounts are unrounded), titled with the label and ``rate_percent`` of the matching order
   ``tax_lines[]`` entry; older stores omit ``rate_percent`` and the rate is then recorded as 0 (the
   amount stays exact). A store that rounds tax at subtotal level can disagree with the per-line sum
-  by a cent; such an order is refused (naming ``total``) rather than booked with a guessed cent.
+  by a cent; such an order keeps the computed totals and carries WooCommerce's ``total`` as
+  ``reported_totals``, which the router's totals rule holds for a person (no guessed cent).
 * **Fees** (``fee_lines``) become lines without SKU that need no shipping.
 * **Deleted products** have ``product_id`` 0 and an empty ``sku``: kept as lines without them.
 * **Status**: ``cancelled`` -> ``order.cancelled`` (cancelled at ``date_modified_gmt``);
@@ -196,12 +197,7 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
     ]
     totals = OrderTotals.compute(lines, shipping_lines, currency=currency, taxes_included=False)
     total = order.money("total", currency)
-    if total != totals.total:
-        raise order.fail(
-            "total",
-            f"is {total.amount} but the lines, fees, shipping and taxes add up to "
-            f"{totals.total.amount}; refusing an order that does not reconcile",
-        )
+    reported_totals = totals.model_copy(update={"total": total}) if total != totals.total else None
 
     status = order.str("status")
     refunds = list(order.objs("refunds"))
@@ -226,6 +222,7 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
         channel=ctx.instance,
         external_id=order.id("id"),
         order_number=order.opt_str("number"),
+        reported_totals=reported_totals,
         customer=build(
             Customer,
             "billing",

@@ -126,12 +126,18 @@ def test_order_level_discount_without_allocations_is_spread_over_lines() -> None
     assert order.totals.total == usd("64.80")
 
 
-def test_totals_that_do_not_reconcile_are_refused_naming_the_field() -> None:
+def test_totals_that_contradict_the_lines_are_kept_as_reported_not_trusted_or_refused() -> None:
+    consistent = order_of(load("orders_create.json"))
+    assert consistent.reported_totals is None
     payload = load("orders_create.json")
     payload["total_price_set"]["shop_money"]["amount"] = "65.80"
-    with pytest.raises(TranslationError) as caught:
-        order_of(payload)
-    assert caught.value.field == "total_price"
+    payload["total_line_items_price_set"]["shop_money"]["amount"] = "60.00"
+    order = order_of(payload)
+    assert order.totals == consistent.totals  # what the lines imply
+    assert order.reported_totals is not None
+    assert str(order.reported_totals.total.amount) == "65.80"
+    assert str(order.reported_totals.items_subtotal.amount) == "60.00"
+    assert order.reported_totals.tax_total == consistent.totals.tax_total
 
 
 def test_bad_amount_names_the_vendor_field() -> None:

@@ -152,12 +152,18 @@ def test_refund_listed_on_the_order_becomes_a_payment_refunded() -> None:
     assert refund.transaction_id == "10801"  # type: ignore[union-attr]
 
 
-def test_total_that_does_not_reconcile_is_refused() -> None:
+def test_a_total_that_does_not_reconcile_is_kept_as_reported() -> None:
     payload = load_payload((FIXTURES / "order_created.json").read_bytes())
+    [consistent] = WooCommerceConnector.translate("order.created", payload, CTX)
+    assert isinstance(consistent.payload, Order)
+    assert consistent.payload.reported_totals is None
     payload["total"] = "68.80"
-    with pytest.raises(TranslationError) as caught:
-        WooCommerceConnector.translate("order.created", payload, CTX)
-    assert caught.value.field == "total"
+    [envelope] = WooCommerceConnector.translate("order.created", payload, CTX)
+    order = envelope.payload
+    assert isinstance(order, Order)
+    assert order.totals == consistent.payload.totals
+    assert order.reported_totals is not None
+    assert str(order.reported_totals.total.amount) == "68.80"
 
 
 def test_uneven_subtotal_names_the_field() -> None:
