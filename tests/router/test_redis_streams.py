@@ -53,6 +53,15 @@ async def _pending(client: Redis, config: RedisStreamsConfig) -> int:
     return total
 
 
+async def _drained(client: Redis, config: RedisStreamsConfig, seconds: float = 5.0) -> None:
+    """Wait until no entry is pending in any partition, or fail."""
+    for _ in range(int(seconds / 0.05)):
+        if await _pending(client, config) == 0:
+            return
+        await asyncio.sleep(0.05)
+    assert await _pending(client, config) == 0
+
+
 def test_partitions_are_stable_and_spread() -> None:
     assert partition_of("acme:shopify_us", 8) == partition_of("acme:shopify_us", 8)
     assert len({partition_of(f"k{i}", 4) for i in range(100)}) == 4
@@ -85,11 +94,7 @@ async def test_two_workers_share_the_streams_and_everything_is_acknowledged(
     workers = [await _start(redis_url, config, f"w{n}", router.process, stores) for n in (1, 2)]
     try:
         await _wait_for(lambda: len(ledger.applied) == 300)
-        for _ in range(40):
-            if await _pending(client, config) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert await _pending(client, config) == 0
+        await _drained(client, config)
     finally:
         for worker in workers:
             await worker.stop()
@@ -116,11 +121,7 @@ async def test_a_crashed_batch_is_reclaimed_and_applied_once(
     worker = await _start(redis_url, config, "w1", crashing, stores)
     try:
         await _wait_for(lambda: len(ledger.applied) == 60)
-        for _ in range(100):
-            if await _pending(client, config) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert await _pending(client, config) == 0
+        await _drained(client, config)
         assert len(ledger.applied) == 60  # redeliveries were duplicates, not second effects
         assert any(r.outcome == "duplicate" for r in stores.records)
     finally:
@@ -148,11 +149,7 @@ async def test_an_entry_that_never_settles_is_dead_lettered_at_the_delivery_cap(
         assert letter.raw.id == "stuck"
         assert "delivered 4 times without a terminal outcome (cap 3)" in letter.reason
         assert seen == [1, 2, 3]
-        for _ in range(40):
-            if await _pending(client, config) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert await _pending(client, config) == 0
+        await _drained(client, config)
     finally:
         await worker.stop()
         await client.aclose()
