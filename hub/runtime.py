@@ -152,6 +152,7 @@ class HubRuntime:
     instances: dict[tuple[str, str], Connector]
     router: Router
     _ops_db: Any = None
+    _catalog_db: Any = None
 
     def receiver(self, tenant: str, instance: str) -> ConnectorReceiver | None:
         connector = self.instances.get((tenant, instance))
@@ -196,6 +197,8 @@ class HubRuntime:
         self.ledger.close()
         if self._ops_db is not None:
             self._ops_db.close()
+        if self._catalog_db is not None:  # the catalogue's own connection (PostgreSQL leaked it)
+            self._catalog_db.close()
 
 
 def _load_master_data(ledger: Ledger, deployment: Deployment) -> None:
@@ -263,4 +266,5 @@ def open_runtime(
         instances=instances,
         router=router,
         _ops_db=ops_db,
+        _catalog_db=catalog_db,
     )

@@ -70,6 +70,8 @@ class Disposition(StrEnum):
 
 
 TERMINAL = frozenset(set(Disposition) - {Disposition.RETRY})
+#: How many audit records a worker keeps while the audit store is unreachable (bounded memory).
+_AUDIT_BACKLOG = 100_000
 
 
 @dataclass
@@ -145,6 +147,8 @@ class Router:
         self._config = config or RouterConfig()
         self._tax_quoter = tax_quoter
         self._clock = clock
+        #: audit records a store outage kept from being written; written with the next batch
+        self._audit_backlog: list[AuditRecord] = []
 
     def reconfigure(
         self, *, translator: Translator | None = None, config: RouterConfig | None = None
@@ -266,14 +270,37 @@ class _Run:
             span.end()
 
     def flush(self) -> None:
-        """Persist dead letters, held messages and audit records, one write each."""
-        if self.letters:
-            self.router._dead_letters.put(self.letters)
-        if self.held:
-            self.router._holds.hold(self.held)
-        if self.records:
-            self.router._audit_sink.append(self.records)
-            count_outcomes(self.records)
+        """Persist dead letters, held messages and audit records, one write each.
+
+        The stores may be down (a database outage) after the ledger committed. A dead letter or a
+        held message that cannot be written must not be acknowledged, so its message turns back to
+        ``retry`` and the transport redelivers it. Audit records are kept by the router and written
+        with the next batch that can write them, rather than lost with the batch: the ledger's
+        effects they describe are already committed and acknowledged.
+        """
+        router = self.router
+        try:
+            if self.letters:
+                router._dead_letters.put(self.letters)
+            if self.held:
+                router._holds.hold(self.held)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            for raw_id in {item.raw.id for item in (*self.letters, *self.held)}:
+                self.results[raw_id].add(Disposition.RETRY, describe(exc))
+        records = [*router._audit_backlog, *self.records]
+        if not records:
+            return
+        try:
+            router._audit_sink.append(records)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            router._audit_backlog = records[-_AUDIT_BACKLOG:]
+            return
+        router._audit_backlog = []
+        count_outcomes(self.records)
 
     # -- stages ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ dialect turns them into ``%s``. Both connections run in autocommit mode and the 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,6 +110,8 @@ class PostgresDialect:
         import psycopg
 
         self._psycopg = psycopg
+        self._url = url
+        self._in_transaction = False
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
@@ -116,15 +119,31 @@ class PostgresDialect:
                 f"cannot connect to the PostgreSQL ledger at {_redact(url)}: {exc}"
             ) from None
 
+    def ensure_connected(self) -> None:
+        """Reopen the connection if the server or the network dropped it.
+
+        Without this a worker never recovers from a database restart or a network cut: every
+        later call fails on the dead connection. Only ever between transactions (a transaction
+        cannot continue on a new connection). A failed reconnect raises psycopg's
+        ``OperationalError``, which the router treats as transient (retry, then redelivery).
+        """
+        if self._in_transaction or not (self.conn.closed or self.conn.broken):
+            return
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+
     @staticmethod
     def _sql(sql: str) -> str:
         return sql.replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.ensure_connected()
         cursor = self.conn.execute(self._sql(sql), tuple(params))
         return cursor.rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.ensure_connected()
         cursor = self.conn.execute(self._sql(sql), tuple(params))
         return list(cursor.fetchall())
 
@@ -138,15 +157,22 @@ class PostgresDialect:
             cursor.executemany(self._sql(sql), rows)
 
     def executescript(self, script: str) -> None:
+        self.ensure_connected()
         self.conn.execute(script.encode())
 
     def begin_write(self) -> None:
+        self.ensure_connected()
         self.conn.execute("BEGIN")
+        self._in_transaction = True
 
     def commit(self) -> None:
+        self._in_transaction = False
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._in_transaction = False
+        if self.conn.closed or self.conn.broken:  # the server already ended the transaction
+            return
         if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
             self.conn.execute("ROLLBACK")
 

@@ -15,6 +15,7 @@ __all__ = [
     "LedgerUnavailableError",
     "LedgerUrlError",
     "MessageRejectedError",
+    "OrderNotYetKnownError",
     "RefundRefusedError",
     "UnknownLocationError",
     "UnknownOrderError",
@@ -84,6 +85,19 @@ class UnknownOrderError(MessageRejectedError):
     """A shipment, payment or return for an order the ledger has not seen."""
 
     code = "unknown_order"
+
+
+class OrderNotYetKnownError(UnknownOrderError):
+    """A message names an order the ledger has not seen yet: it is parked, not refused.
+
+    Raised by ``require_order`` before the message changed anything; the ledger keeps the message
+    in ``parked_messages`` and applies it when the order arrives (see ``hub.ledger.parking``).
+    """
+
+    def __init__(self, message: str, *, tenant: str, order_key: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.order_key = order_key
 
 
 class InsufficientStockError(MessageRejectedError):

@@ -23,7 +23,7 @@ from canonical import (
     ShipmentLine,
 )
 from canonical.order import FulfillmentType, PaymentStatus
-from hub.ledger.errors import InvalidMessageError, UnknownOrderError, UnknownSkuError
+from hub.ledger.errors import InvalidMessageError, OrderNotYetKnownError, UnknownSkuError
 from hub.ledger.sourcing import choose_location, rank_locations
 from hub.ledger.work import Work, now_text, ts
 
@@ -112,12 +112,37 @@ def lock_order(work: Work, tenant: str, order_key: str) -> dict[str, Any] | None
     return dict(zip(keys, rows[0], strict=True))
 
 
+def lock_order_key(work: Work, tenant: str, order_key: str) -> None:
+    """Serialise "is this order known?" decisions for one order key until the transaction ends.
+
+    A message for an unknown order is parked, and the transaction that first stores the order
+    re-applies what is parked. On PostgreSQL (READ COMMITTED) two workers could otherwise pass
+    each other: one parks while the other, not yet seeing the parked row, stores the order, and the
+    parked message would wait forever. Both take this lock before their final look at the order.
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    if work.db.name == "postgres":
+        work.db.query(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{tenant}\x1f{order_key}",)
+        )
+
+
 def require_order(work: Work, tenant: str, order_key: str) -> dict[str, Any]:
+    """The locked order row; :class:`OrderNotYetKnownError` if the ledger has not seen it.
+
+    Handlers call this before any effect, so a message refused here changed nothing and can be
+    parked as it is (see :mod:`hub.ledger.parking`).
+    """
     order = lock_order(work, tenant, order_key)
     if order is None:
-        raise UnknownOrderError(
+        lock_order_key(work, tenant, order_key)
+        order = lock_order(work, tenant, order_key)
+    if order is None:
+        raise OrderNotYetKnownError(
             f"order {order_key!r} is not in the ledger yet; it must arrive before its shipments, "
-            "payments and returns (replay this message after the order)"
+            "payments and returns",
+            tenant=tenant,
+            order_key=order_key,
         )
     return order
 
@@ -175,6 +200,9 @@ def apply_order(work: Work, envelope: Envelope) -> str:
     cancelled = envelope.event_type == "order.cancelled" or order.cancelled_at is not None
     snapshot = order.model_dump_json()
     stored = lock_order(work, tenant, key)
+    if stored is None:  # a first snapshot: decide it against messages parked for this order
+        lock_order_key(work, tenant, key)
+        stored = lock_order(work, tenant, key)
     if stored is not None and _version(order.source_version, ts(order.updated_at)) <= _version(
         stored["source_version"], stored["updated_at"]
     ):
@@ -197,6 +225,7 @@ def apply_order(work: Work, envelope: Envelope) -> str:
             (*values, tenant, key, order.channel, order.external_id),
         )
         history(work, tenant, key, envelope.event_type, "captured", "order captured")
+        work.new_orders.append((tenant, key))
         stored = {
             "state": "captured",
             "on_hold": 0,

@@ -27,17 +27,19 @@ from hub.ledger.errors import (
     LedgerError,
     LedgerNotMigratedError,
     MessageRejectedError,
+    OrderNotYetKnownError,
     UnsupportedEventError,
 )
 from hub.ledger.handlers import HANDLERS, RECORD_ONLY
 from hub.ledger.migrations import migrate, pending
+from hub.ledger.parking import park, resume_parked
 from hub.ledger.policy import LedgerPolicy
 from hub.ledger.url import parse_ledger_url
 from hub.ledger.work import BUCKET_COLUMNS, Work, now_text, ts
 
 __all__ = ["ApplyResult", "Ledger", "OutboxEvent", "Outcome"]
 
-Outcome = Literal["applied", "duplicate", "stale", "rejected"]
+Outcome = Literal["applied", "duplicate", "stale", "parked", "rejected"]
 MAX_ATTEMPTS = 8
 
 
@@ -195,9 +197,15 @@ class Ledger:
                     )
                 outcome, reason = "applied", "recorded without ledger effect"
             else:
-                outcome = handler(work, envelope)
-                reason = "older than the snapshot already applied" if outcome == "stale" else ""
-            if outcome != "applied":
+                try:
+                    outcome = handler(work, envelope)
+                except OrderNotYetKnownError as missing:
+                    outcome, reason = "parked", park(work, envelope, missing)
+                else:
+                    reason = "older than the snapshot already applied" if outcome == "stale" else ""
+                while work.new_orders:
+                    resume_parked(work, *work.new_orders.pop())
+            if outcome not in ("applied", "parked"):  # park() already wrote its outcome
                 db.execute(
                     "UPDATE processed_messages SET outcome = ? WHERE tenant = ? AND idempotency_key = ?",
                     (outcome, envelope.tenant, envelope.idempotency_key),

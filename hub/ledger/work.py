@@ -82,6 +82,8 @@ class Work:
     _deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     _batch_deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     savepoint_open: bool = False
+    #: orders first stored by the current message; messages parked for them are applied next
+    new_orders: list[tuple[str, str]] = field(default_factory=list)
 
     # -- master data (cached for the batch) ----------------------------------------------------
 
@@ -368,6 +370,18 @@ class Work:
 
     def message_rolled_back(self) -> None:
         self._deferred = {}
+        self.new_orders = []
+
+    def deferred_mark(self) -> dict[str, int]:
+        """Where the current message's deferred rows stand (for a nested savepoint)."""
+        return {sql: len(rows) for sql, rows in self._deferred.items()}
+
+    def deferred_rollback(self, mark: dict[str, int]) -> None:
+        """Drop the deferred rows added since ``mark`` (their nested savepoint was rolled back)."""
+        for sql in list(self._deferred):
+            del self._deferred[sql][mark.get(sql, 0) :]
+            if not self._deferred[sql]:
+                del self._deferred[sql]
 
     def finish(self) -> None:
         """End of the batch: emit ATP changes, then write the deferred rows."""

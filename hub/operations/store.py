@@ -147,6 +147,7 @@ class OperationsStore:
                     self._db.rollback()
                     raise
             else:
+                self._db.ensure_connected()  # after a database outage, write on a new connection
                 with self._db.conn.transaction(), self._db.conn.cursor() as cursor:
                     cursor.executemany(sql.replace("?", "%s"), rows)
 

@@ -13,10 +13,11 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["PausableProxy", "PrivateRedis", "free_port"]
+__all__ = ["PausableProxy", "PrivateRedis", "ProxyThread", "free_port"]
 
 
 def free_port() -> int:
@@ -141,3 +142,34 @@ class PausableProxy:
         finally:
             writer.close()
             self._writers.discard(writer)
+
+
+class ProxyThread:
+    """A :class:`PausableProxy` on its own event loop in a thread.
+
+    The hub makes some database calls on its event loop's thread (the catalogue reloads its cache
+    synchronously), so a proxy served by the same loop would wait on the call that waits on it.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.proxy = PausableProxy(target_host, target_port)
+        self.port = self.proxy.port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ProxyThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def outage(self) -> None:
+        self._loop.call_soon_threadsafe(self.proxy.outage)
+
+    def restore(self) -> None:
+        self._loop.call_soon_threadsafe(self.proxy.restore)

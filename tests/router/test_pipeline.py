@@ -261,3 +261,48 @@ async def test_reasons_never_quote_personal_data_from_validation_errors() -> Non
     assert "customer.email" in stores.letters[0].reason
     assert "jane.private" not in stores.letters[0].reason
     assert all("jane.private" not in r.reason for r in stores.records)
+
+
+@dataclass
+class FlakyStores(Stores):
+    """Stores whose writes fail transiently while ``down`` (a database outage)."""
+
+    down: bool = False
+
+    def put(self, letters: Sequence[DeadLetter]) -> None:
+        if self.down:
+            raise TransientError("operations store unavailable")
+        super().put(letters)
+
+    def append(self, records: Sequence[AuditRecord]) -> None:
+        if self.down:
+            raise TransientError("operations store unavailable")
+        super().append(records)
+
+
+async def test_audit_records_survive_an_audit_store_outage_after_the_ledger_committed() -> None:
+    """The ledger committed, the audit store is down: the outcome stays terminal (acknowledged)
+    and its audit records are written with the next batch, not lost."""
+    ledger, stores = MemoryLedger(), FlakyStores(down=True)
+    router = _router(ledger, stores)
+    [first] = await router.process([_raw("r1", "1")])
+    assert first.dispositions == [Disposition.APPLIED]
+    assert first.terminal
+    assert stores.records == []
+    stores.down = False
+    await router.process([_raw("r2", "2")])
+    applied = [r.details["raw_id"] for r in stores.records if r.outcome == "applied"]
+    assert applied == ["r1", "r2"]
+
+
+async def test_a_dead_letter_that_cannot_be_stored_is_not_acknowledged() -> None:
+    """A dead letter lost to a store outage would lose the message: it is redelivered instead."""
+    ledger, stores = MemoryLedger(), FlakyStores(down=True)
+    router = _router(ledger, stores)
+    [result] = await router.process([_raw("bad", body=b"{not json")])
+    assert Disposition.RETRY in result.dispositions
+    assert not result.terminal
+    stores.down = False
+    [again] = await router.process([_raw("bad", body=b"{not json")])
+    assert again.dispositions == [Disposition.DEAD_LETTERED]
+    assert [letter.raw.id for letter in stores.letters] == ["bad"]
