@@ -8,13 +8,15 @@ exported as JSON Schema, so a deployment file can be validated before anything r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from connectors.errors import ConnectorConfigError
 
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from canonical.envelope import Envelope
 
 __all__ = [
+    "API_BASE_PATTERN",
+    "LOOPBACK_HOSTS",
+    "ApiBase",
     "ConnectorConfig",
     "ConnectorKind",
     "EventSpec",
@@ -33,6 +38,52 @@ __all__ = [
 
 #: The slug shape of tenants, instances, channels and locations in the canonical model.
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+#: Hosts that may be reached over plain http (a local vendor simulator); everything else is https.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+#: The JSON Schema form of :data:`ApiBase`, so ``hub validate`` refuses what the model refuses.
+API_BASE_PATTERN = (
+    r"^(https://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])"
+    r"|http://(127\.0\.0\.1|\[::1\]|localhost))(:[0-9]{1,5})?(/[^\s?#]*)?$"
+)
+_API_BASE = re.compile(API_BASE_PATTERN)
+
+
+def _check_api_base(value: str) -> str:
+    """Refuse anything but an https origin (plus optional path), or plain http on loopback."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError(
+            "must be an absolute https:// URL (http:// only for 127.0.0.1, ::1 or localhost)"
+        )
+    if "@" in parts.netloc:
+        raise ValueError("must not carry credentials; put them in the credential fields")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("must not have a query string or a fragment")
+    host = parts.hostname or ""
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError(
+            f"plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost), "
+            f"not {host!r}; use https://"
+        )
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port's range when it is read
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not _API_BASE.fullmatch(value):
+        raise ValueError("is not a valid base URL (scheme://host[:port][/path], lower-case scheme)")
+    return value.rstrip("/")
+
+
+#: A vendor API base URL that a deployment may override (a sandbox, or a local vendor simulator):
+#: https, or plain http for a loopback host only; no credentials, query or fragment; a trailing
+#: ``/`` is dropped. Each connector documents which part of its URLs the override replaces.
+ApiBase = Annotated[
+    str,
+    AfterValidator(_check_api_base),
+    WithJsonSchema({"type": "string", "pattern": API_BASE_PATTERN}),
+]
 
 
 class ConnectorKind(StrEnum):

@@ -24,7 +24,7 @@ from connectors.http import HttpClient, OperationRateLimiter
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
 from connectors.secrets import reveal
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 
 __all__ = ["AmazonConfig", "AmazonConnector"]
 
@@ -49,6 +49,15 @@ class AmazonConfig(ConnectorConfig):
     refresh_token: SecretStr
     access_token: SecretStr | None = Field(
         default=None, description="A token from an external token broker, instead of LWA refresh."
+    )
+    api_base: ApiBase | None = Field(
+        default=None,
+        description="Replaces endpoint (the SP-API sandbox or a local simulator); operation paths "
+        "such as /orders/v0/orders are kept.",
+    )
+    lwa_endpoint: ApiBase = Field(
+        default="https://api.amazon.com",
+        description="Login with Amazon origin; the token is POSTed to {lwa_endpoint}/auth/o2/token.",
     )
 
 
@@ -77,7 +86,7 @@ class AmazonConnector(Connector):
     _token: tuple[str, float] | None = None
 
     def base_url(self) -> str:
-        return self.config.endpoint
+        return self.config.api_base or self.config.endpoint
 
     def rate_limit_policy(self) -> OperationRateLimiter:
         return OperationRateLimiter(RATES)
@@ -89,7 +98,7 @@ class AmazonConnector(Connector):
             return self._token[0]
         lwa = HttpClient(
             connector=self.name,
-            base_url="https://api.amazon.com",
+            base_url=self.config.lwa_endpoint,
             timeout=self.config.timeout_seconds,
             max_attempts=self.config.max_attempts,
             transport=self._transport,

@@ -20,7 +20,7 @@ from canonical.party import Address
 from connectors.avalara import mapping
 from connectors.base import Connector, dump_payload, load_payload
 from connectors.secrets import reveal
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 
 __all__ = ["AvalaraConfig", "AvalaraConnector"]
 
@@ -35,6 +35,11 @@ class AvalaraConfig(ConnectorConfig):
     ship_from: dict[str, str] = Field(
         description="The warehouse address taxes are sourced from (line1, city, region, "
         "postal_code, country)."
+    )
+    api_base: ApiBase | None = Field(
+        default=None,
+        description="Replaces the environment's origin (https://sandbox-rest.avatax.com or "
+        "https://rest.avatax.com), e.g. for a local simulator; the path /api/v2/ is kept.",
     )
 
 
@@ -55,7 +60,8 @@ class AvalaraConnector(Connector):
 
     def base_url(self) -> str:
         host = "sandbox-rest" if self.config.environment == "sandbox" else "rest"
-        return f"https://{host}.avatax.com/api/v2/"
+        origin = self.config.api_base or f"https://{host}.avatax.com"
+        return f"{origin}/api/v2/"
 
     def default_headers(self) -> dict[str, str]:
         pair = f"{self.config.account_id}:{reveal(self.config.license_key)}"

@@ -16,7 +16,7 @@ from canonical.fulfillment import Package
 from connectors.base import Connector, load_payload
 from connectors.easypost import mapping
 from connectors.secrets import reveal
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
 from connectors.webhooks import HmacBodyVerifier, nfkd
 
 __all__ = ["EasyPostConfig", "EasyPostConnector"]
@@ -27,7 +27,11 @@ class EasyPostConfig(ConnectorConfig):
     webhook_secrets: Annotated[list[SecretStr], Field(min_length=1, max_length=3)] = Field(
         description="The webhook secret(s) set on the EasyPost webhook; two during a rotation."
     )
-    api_base: Annotated[str, Field(pattern=r"^https://")] = "https://api.easypost.com"
+    api_base: ApiBase = Field(
+        default="https://api.easypost.com",
+        description="EasyPost API origin; paths such as /v2/shipments are kept. "
+        "Override it for a sandbox or a local simulator.",
+    )
 
 
 class EasyPostConnector(Connector):

@@ -16,7 +16,7 @@ from canonical.fulfillment import FulfillmentRequest
 from connectors.base import Connector, load_payload
 from connectors.secrets import reveal
 from connectors.shipbob import mapping
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
 from connectors.webhooks import StandardWebhooksVerifier
 
 __all__ = ["ShipBobConfig", "ShipBobConnector"]
@@ -30,7 +30,11 @@ class ShipBobConfig(ConnectorConfig):
     webhook_secrets: Annotated[list[SecretStr], Field(min_length=1, max_length=3)] = Field(
         description="Webhook signing secret(s), whsec_<base64>."
     )
-    api_base: Annotated[str, Field(pattern=r"^https://")] = "https://api.shipbob.com"
+    api_base: ApiBase = Field(
+        default="https://api.shipbob.com",
+        description="ShipBob API origin; paths such as /1.0/order are kept. "
+        "Override it for a sandbox or a local simulator.",
+    )
 
 
 class ShipBobConnector(Connector):

@@ -27,7 +27,7 @@ from connectors.pagination import LinkHeaderPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
 from connectors.secrets import reveal
 from connectors.shopify import mapping
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 from connectors.webhooks import HmacBodyVerifier
 
 __all__ = ["ShopifyConfig", "ShopifyConnector"]
@@ -47,6 +47,11 @@ class ShopifyConfig(ConnectorConfig):
     )
     api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] = "2025-01"
     page_size: Annotated[int, Field(ge=1, le=250)] = 250
+    api_base: ApiBase | None = Field(
+        default=None,
+        description="Replaces the https://{shop_domain} origin (a sandbox or a local simulator); "
+        "the Admin API path /admin/api/{api_version}/ is kept.",
+    )
 
 
 class ShopifyConnector(Connector):
@@ -76,7 +81,8 @@ class ShopifyConnector(Connector):
     config: ShopifyConfig
 
     def base_url(self) -> str:
-        return f"https://{self.config.shop_domain}/admin/api/{self.config.api_version}/"
+        origin = self.config.api_base or f"https://{self.config.shop_domain}"
+        return f"{origin}/admin/api/{self.config.api_version}/"
 
     def default_headers(self) -> dict[str, str]:
         return {

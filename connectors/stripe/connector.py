@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 from canonical.money import Money
 from connectors.base import Connector, load_payload
 from connectors.secrets import reveal
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
 from connectors.stripe import mapping
 from connectors.webhooks import StripeSignatureVerifier
 
@@ -30,7 +30,11 @@ class StripeConfig(ConnectorConfig):
         description="Endpoint signing secret(s) (whsec_...); two during a rotation."
     )
     tolerance_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
-    api_base: Annotated[str, Field(pattern=r"^https://")] = "https://api.stripe.com"
+    api_base: ApiBase = Field(
+        default="https://api.stripe.com",
+        description="Stripe API origin; paths such as /v1/refunds are kept. "
+        "Override it for a sandbox or a local simulator.",
+    )
 
 
 class StripeConnector(Connector):

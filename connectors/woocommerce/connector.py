@@ -22,7 +22,7 @@ from connectors.base import Connector, load_payload
 from connectors.pagination import LinkHeaderPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
 from connectors.secrets import reveal
-from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 from connectors.webhooks import HmacBodyVerifier, get_header, html_entities_decoded
 from connectors.woocommerce import mapping
 
@@ -40,6 +40,11 @@ class WooCommerceConfig(ConnectorConfig):
     consumer_secret: SecretStr = Field(description="REST API consumer secret (cs_...).")
     webhook_secrets: Annotated[list[SecretStr], Field(min_length=1, max_length=3)]
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    api_base: ApiBase | None = Field(
+        default=None,
+        description="Replaces store_url for REST calls (a staging site or a local simulator); "
+        "the REST path /wp-json/wc/v3/ is kept.",
+    )
 
 
 class WooCommerceConnector(Connector):
@@ -71,7 +76,7 @@ class WooCommerceConnector(Connector):
         )
 
     def base_url(self) -> str:
-        return self.config.store_url.rstrip("/") + "/wp-json/wc/v3/"
+        return (self.config.api_base or self.config.store_url).rstrip("/") + "/wp-json/wc/v3/"
 
     def default_headers(self) -> dict[str, str]:
         pair = f"{reveal(self.config.consumer_key)}:{reveal(self.config.consumer_secret)}"
