@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from hub.operations import OperationsStore
+from hub.operations.store import DeadLetterRow
 from router.audit import AuditRecord
 from router.pipeline import RawResult
 from router.ports import HeldMessage, RawMessage
@@ -75,6 +76,8 @@ class AdminApi:
     operations: OperationsStore
     tokens: Sequence[AdminToken]
     process: Callable[[list[RawMessage]], Awaitable[list[RawResult]]] | None = None
+    #: replays dead letters where they failed (hub.outbound.replay_dead_letters); outcomes in order
+    replay: Callable[[list[DeadLetterRow]], Awaitable[list[list[str]]]] | None = None
     resume: Callable[[HeldMessage, str], Awaitable[RawResult]] | None = None
     positions: Callable[[str, str | None], list[Any]] | None = None
     order: Callable[[str, str], Mapping[str, Any] | None] | None = None
@@ -186,13 +189,11 @@ async def replay_dead_letter(
     row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
     if row is None or row.tenant != tenant:
         return _error(404, "not found")
-    if api.process is None:
+    if api.replay is None:
         return _error(503, "this process does not run the router; replay from a hub run or worker")
-    [result] = await api.process([row.raw])
+    [outcome] = await api.replay([row])
     await _in_thread(api.operations.mark_replayed, [row.id])
-    return JSONResponse(
-        {"id": row.id, "outcome": [d.value for d in result.dispositions], "by": token.name}
-    )
+    return JSONResponse({"id": row.id, "outcome": outcome, "by": token.name})
 
 
 async def list_held(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:

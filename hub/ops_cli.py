@@ -133,6 +133,7 @@ def dlq_replay(
     """Send dead letters through the whole pipeline again (idempotent: nothing applies twice)."""
     from hub.config import load_deployment
     from hub.config.model import Deployment
+    from hub.outbound import replay_dead_letters
     from hub.runtime import open_runtime
 
     store = _store(ledger)
@@ -147,14 +148,11 @@ def dlq_replay(
     deployment = load_deployment(config) if config else Deployment()
     runtime = open_runtime(deployment, ledger_url=ledger)
     try:
-        results = asyncio.run(runtime.router.process([r.raw for r in rows]))
+        results = asyncio.run(replay_dead_letters(runtime, rows))
     finally:
         runtime.close()
     store.mark_replayed([r.id for r in rows])
-    outcome = {
-        row.id: ",".join(d.value for d in result.dispositions)
-        for row, result in zip(rows, results, strict=True)
-    }
+    outcome = {row.id: ",".join(result) for row, result in zip(rows, results, strict=True)}
     if as_json:
         _print_json([{"id": i, "outcome": o} for i, o in outcome.items()])
         return

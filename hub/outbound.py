@@ -5,22 +5,48 @@ outbox in the same transaction. The relay (:func:`router.outbound.run_relay`) ha
 the dispatcher, which pushes the new level to every connector instance selling on that channel, with
 retries and dead letters. Connector errors are translated to the router's transient and permanent
 errors here, at the boundary, so the router need not know any connector.
+
+:func:`run_outbound` is what ``hub run`` and every ``hub worker`` start. Exactly one relay runs per
+ledger at a time: on PostgreSQL the workers elect it with a session advisory lock
+(:class:`RelayLeadership`), so pushes of one SKU leave in the order the ledger wrote them (a later
+level can never be overwritten by an earlier one sent by another process), and a crashed leader's
+lock dies with its connection, letting another worker take over. The embedded default has one
+process and needs no election.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from connectors.errors import RateLimited, RetriableError
 from hub.ledger.store import Ledger
+from hub.ledger.url import parse_ledger_url
+from hub.operations.store import DeadLetterRow
 from hub.runtime import HubRuntime
 from router.errors import RateLimitedError, TransientError
-from router.outbound import Dispatcher, OutboundAction, OutboxEvent
+from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_relay
 
-__all__ = ["InProcessBus", "LedgerOutbox", "dispatcher_for"]
+__all__ = [
+    "InProcessBus",
+    "LedgerOutbox",
+    "RelayLeadership",
+    "dispatcher_for",
+    "redispatch",
+    "replay_dead_letters",
+    "run_outbound",
+]
+
+log = logging.getLogger(__name__)
+
+#: The advisory lock key the relay's leader holds ("hubrelay" as a big-endian int64).
+RELAY_LOCK_KEY = int.from_bytes(b"hubrelay", "big")
 
 
 class LedgerOutbox:
@@ -92,3 +118,150 @@ def dispatcher_for(runtime: HubRuntime) -> Dispatcher:
         return destinations
 
     return Dispatcher(routes=routes, dead_letters=runtime.operations)
+
+
+class RelayLeadership:
+    """Who runs the outbox relay: at most one process per ledger.
+
+    On PostgreSQL, a dedicated connection holds a session advisory lock for as long as its process
+    relays. The lock is released when the connection ends, so a worker killed mid-push hands the
+    relay over without any lease to expire. On SQLite the hub runs in one process: always leader.
+    """
+
+    def __init__(self, ledger_url: str) -> None:
+        target = parse_ledger_url(ledger_url)
+        self._url = target.location if target.kind == "postgres" else None
+        self._conn: Any = None
+
+    def acquire(self) -> bool:
+        """Try to become the relay; False if another process relays (or the database is down)."""
+        if self._url is None:
+            return True
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)
+            ).fetchone()
+        except psycopg.Error:
+            self.release()
+            return False
+        return bool(row and row[0])
+
+    def still_held(self) -> bool:
+        """False once the lock's connection is gone (the lock went with it)."""
+        if self._url is None:
+            return True
+        import psycopg
+
+        try:
+            self._conn.execute("SELECT 1")
+        except (psycopg.Error, AttributeError):
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def run_outbound(
+    runtime: HubRuntime,
+    *,
+    stop: asyncio.Event,
+    batch_size: int = 200,
+    idle_wait: float = 0.05,
+    check_every: float = 2.0,
+) -> None:
+    """Relay the ledger's outbox to the connectors until ``stop``, as the elected relay.
+
+    A process that is not the leader checks again every ``check_every`` seconds; the leader checks
+    that it still holds the lock as often, and stops relaying at once if it lost it.
+    """
+    source, bus = LedgerOutbox(runtime.ledger), InProcessBus(dispatcher_for(runtime))
+    leadership = RelayLeadership(runtime.ledger_url)
+    try:
+        while not stop.is_set():
+            if not await asyncio.to_thread(leadership.acquire):
+                await _wait(stop, check_every)
+                continue
+            log.info("this process relays the outbox")
+            resign = asyncio.Event()
+            relay = asyncio.create_task(
+                run_relay(source, bus, stop=resign, batch_size=batch_size, idle_wait=idle_wait)
+            )
+            while not stop.is_set() and not relay.done():
+                await _wait(stop, check_every)
+                if not await asyncio.to_thread(leadership.still_held):
+                    log.warning("lost the outbox relay lock; another worker takes over")
+                    break
+            resign.set()
+            try:
+                await relay
+            except Exception:  # the events stay in the outbox; try again shortly
+                log.exception("the outbox relay failed; it restarts in %.0f s", check_every)
+                await _wait(stop, check_every)
+    finally:
+        await asyncio.to_thread(leadership.release)
+
+
+async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
+    """Send an outbound dead letter to the destination that refused it; returns the outcome.
+
+    A channel's level is replayed as it stands in the ledger now, not as the dead letter recorded
+    it: pushes set a level, and a replay of an old one would overwrite every newer push since.
+    """
+    raw = letter.raw
+    payload = dict(orjson.loads(raw.body))
+    if raw.event == "availability.changed":
+        current = runtime.ledger.availability(
+            raw.tenant, sku=str(payload["sku"]), channel=str(payload["channel"])
+        )
+        if current:
+            payload["available"] = current[0].available
+    _, event_id, destination = raw.id.split(":", 2)
+    event = OutboxEvent(
+        id=int(event_id),
+        tenant=raw.tenant,
+        event_type=raw.event,
+        key=f"{payload.get('sku')}@{payload.get('channel')}",
+        payload=payload,
+        created_at=raw.received_at,
+    )
+    outcomes: list[str] = []
+    dispatcher = dispatcher_for(runtime)
+    routes = dispatcher.routes
+    dispatcher.routes = lambda e: [(d, a) for d, a in routes(e) if d == destination]
+    dispatcher.on_result = lambda _e, _d, outcome, _reason: outcomes.append(outcome)
+    await dispatcher.dispatch([event])
+    return outcomes[0] if outcomes else "no_destination"
+
+
+async def replay_dead_letters(
+    runtime: HubRuntime, letters: Sequence[DeadLetterRow]
+) -> list[list[str]]:
+    """Replay each dead letter where it failed; returns each one's outcomes, in order.
+
+    Inbound letters go through the whole pipeline again (idempotent); outbound ones (a push a
+    vendor refused) go back to their destination. One path for the CLI and the admin API.
+    """
+    outcomes: dict[int, list[str]] = {}
+    inbound = [letter for letter in letters if letter.stage != "outbound"]
+    if inbound:
+        results = await runtime.router.process([letter.raw for letter in inbound])
+        for letter, result in zip(inbound, results, strict=True):
+            outcomes[letter.id] = [d.value for d in result.dispositions]
+    for letter in letters:
+        if letter.stage == "outbound":
+            outcomes[letter.id] = [await redispatch(runtime, letter)]
+    return [outcomes[letter.id] for letter in letters]

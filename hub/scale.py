@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from hub.config.model import Deployment
 from hub.errors import ConfigurationError
 from hub.ingress import IngressLimits, create_ingress_app
+from hub.outbound import run_outbound
 from hub.runtime import ConnectorReceiver, HubRuntime, connector_instances, open_runtime
 from hub.serve import metrics_route
 from router.idempotency import RedisFastPath
@@ -220,7 +221,7 @@ async def run_worker(
     if on_started is not None:
         on_started()
     try:
-        await (stop or asyncio.Event()).wait()
+        await _serve_until(runtime, stop)
     finally:
         await broker.stop()
         await client.aclose()
@@ -243,6 +244,13 @@ async def _run_nats_worker(
     if on_started is not None:
         on_started()
     try:
-        await (stop or asyncio.Event()).wait()
+        await _serve_until(runtime, stop)
     finally:
         await broker.stop()
+
+
+async def _serve_until(runtime: HubRuntime, stop: asyncio.Event | None) -> None:
+    """Wait for ``stop`` while taking part in the election of the outbox relay."""
+    stop = stop or asyncio.Event()
+    await run_outbound(runtime, stop=stop)
+    await stop.wait()

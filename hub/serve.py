@@ -24,6 +24,7 @@ from hub.admin import AdminApi, AdminToken, DeploymentControl, admin_routes
 from hub.config.secrets import resolve_reference
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
 from hub.metrics import HubCollector
+from hub.outbound import replay_dead_letters, run_outbound
 from hub.runtime import HubRuntime, embedded_inbox_path
 from router.retry import RetryPolicy
 from router.transport.inbox import SqliteInbox, run_inbox_worker
@@ -92,6 +93,7 @@ def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
         operations=runtime.operations,
         tokens=admin_tokens(runtime.deployment, environ),
         process=runtime.router.process,
+        replay=lambda letters: replay_dead_letters(runtime, letters),
         resume=resume,
         positions=lambda tenant, sku: runtime.ledger.positions(tenant, sku=sku),
         order=lambda order_key, tenant: runtime.ledger.order(order_key, tenant=tenant),
@@ -141,6 +143,7 @@ async def serve_embedded(
             stop=stop,
         )
     )
+    outbound = asyncio.create_task(run_outbound(runtime, stop=stop))
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     )
@@ -162,5 +165,7 @@ async def serve_embedded(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        with contextlib.suppress(asyncio.CancelledError):
+            await outbound
         REGISTRY.unregister(collector)
         inbox.close()
