@@ -33,4 +33,5 @@ def test_one_relay_per_postgres_ledger_and_handover_when_the_leader_dies(
 
 def test_sqlite_ledger_relays_without_election(tmp_path: object) -> None:
     leadership = RelayLeadership(f"sqlite:///{tmp_path}/ledger.sqlite3")
-    assert leadership.acquire() and leadership.still_held()
+    assert leadership.acquire()
+    assert leadership.still_held()
