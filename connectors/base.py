@@ -18,7 +18,7 @@ import httpx
 
 from canonical.envelope import Envelope
 from canonical.events import EVENT_TYPES
-from connectors.errors import TranslationError, UnknownEventError
+from connectors.errors import MissingExternalIdError, TranslationError, UnknownEventError
 from connectors.http import HttpClient, RateLimitPolicy
 from connectors.spec import (
     ConnectorConfig,
@@ -250,6 +250,61 @@ class Connector:
                 sleep=self._sleep,
             )
         return self._http
+
+    # -- outbound inventory -----------------------------------------------------------------------
+
+    def push_availability(
+        self, sku: str, available: int, *, external_ids: Mapping[str, str]
+    ) -> None:
+        """Tell the channel how many units of ``sku`` it may sell now (an absolute level).
+
+        The hub calls this for every instance of a connector that lists ``availability.changed``
+        in :attr:`accepts`, from a worker thread, once per changed level. ``external_ids`` are the
+        channel's own ids for the SKU from the hub's catalogue, keyed by kind (``variant_id``,
+        ``inventory_item_id``, ``listing_id``, ``seller_sku``, ``product_id``). The contract:
+
+        * set, never adjust: the call is idempotent, so a retry or a replay cannot drift stock;
+        * a negative level (oversold) is sent as 0;
+        * a missing id raises :class:`~connectors.errors.MissingExternalIdError` (see
+          :meth:`external_id`) before any request is made;
+        * transient failures raise ``RateLimited`` / ``RetriableError`` (the shared client does
+          that), a refused request a ``FatalError`` (``RequestRejected``, ``AuthenticationError``);
+        * returns ``None``.
+
+        The conformance kit's ``test_push_availability`` checks this for every connector that
+        accepts ``availability.changed``.
+        """
+        raise NotImplementedError(
+            f"connector {self.name!r} lists availability.changed in accepts but does not "
+            "implement push_availability"
+        )
+
+    def account(self) -> str:
+        """A short, secret-free name of the vendor account (shop domain, seller id), for errors."""
+        return ""
+
+    def external_id(self, sku: str, external_ids: Mapping[str, str], *kinds: str) -> str:
+        """The first of ``kinds`` the catalogue holds for ``sku``; raises when none is there.
+
+        The error names the SKU, the connector and its account, and the id kinds that would do, so
+        an operator knows which catalogue column to fill.
+        """
+        for kind in kinds:
+            value = str(external_ids.get(kind) or "").strip()
+            if value:
+                return value
+        needed = " or ".join(kinds)
+        where = (
+            f"{self.name} channel ({self.account()})" if self.account() else f"{self.name} channel"
+        )
+        raise MissingExternalIdError(
+            f"SKU {sku!r} has no {needed} for this {where}; add the {kinds[0]} column to the "
+            "channel's catalogue row (hub catalog import) and replay the dead letter",
+            sku=sku,
+            kinds=kinds,
+            connector=self.name,
+            operation="push_availability",
+        )
 
     def close(self) -> None:
         if self._http is not None:

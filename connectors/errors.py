@@ -8,6 +8,7 @@
     ├── FatalError                      retrying cannot help: dead-letter and alert
     │   ├── AuthenticationError         401/403: a credential is wrong or revoked
     │   ├── RequestRejected             another 4xx: the request itself is wrong
+    │   ├── MissingExternalIdError      an outbound push lacks the channel's id for a SKU
     │   └── PaginationLoopError         the vendor handed back a cursor it already gave
     ├── WebhookVerificationError        answer 401 and audit; never parse the body
     ├── TranslationError                the payload cannot become canonical; names the vendor field
@@ -32,6 +33,7 @@ __all__ = [
     "DuplicateConnectorError",
     "ErrorCode",
     "FatalError",
+    "MissingExternalIdError",
     "PaginationLoopError",
     "RateLimited",
     "RequestRejected",
@@ -52,6 +54,7 @@ ErrorCode = Literal[
     "fatal",
     "authentication_failed",
     "request_rejected",
+    "missing_external_id",
     "pagination_loop",
     "webhook_verification_failed",
     "translation_failed",
@@ -149,6 +152,30 @@ class RequestRejected(FatalError):  # noqa: N818 - the names of the documented h
         operation: str | None = None,
     ) -> None:
         self.status_code = status_code
+        super().__init__(message, connector=connector, operation=operation)
+
+
+class MissingExternalIdError(FatalError):
+    """An outbound push needs the channel's own id for a SKU, and the catalogue has none.
+
+    ``sku`` is the hub's SKU and ``kinds`` the id kinds that would do (any one of them), as the
+    catalogue names them (``inventory_item_id``, ``variant_id``, ``product_id``, ``seller_sku``...).
+    Retrying cannot help: an operator must add the id to the channel's catalogue row.
+    """
+
+    code: ClassVar[ErrorCode] = "missing_external_id"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sku: str,
+        kinds: tuple[str, ...],
+        connector: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        self.sku = sku
+        self.kinds = kinds
         super().__init__(message, connector=connector, operation=operation)
 
 

@@ -11,7 +11,7 @@ spends them before a call, and a 429 still backs off with ``Retry-After`` when A
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr
 
 from connectors.amazon import mapping
 from connectors.base import Connector, load_payload
+from connectors.errors import RequestRejected
 from connectors.http import HttpClient, OperationRateLimiter
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
@@ -34,7 +35,7 @@ RATES = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),
-    "patchListingsItem": (5.0, 10),
+    "patchListingsItem": (5.0, 5),
 }
 
 
@@ -127,16 +128,52 @@ class AmazonConnector(Connector):
         headers = {"x-amz-access-token": self._access_token()}
         return self.http.request(method, path, operation=operation, headers=headers, **kw)
 
-    def set_quantity(self, sku: str, quantity: int) -> Any:
-        """Set the merchant-fulfilled quantity of ``sku`` in every configured marketplace."""
-        response = self._call(
-            "PATCH",
-            f"/listings/2021-08-01/items/{self.config.seller_id}/{quote(sku, safe='')}",
-            "patchListingsItem",
-            params={"marketplaceIds": ",".join(self.config.marketplace_ids)},
-            json=mapping.from_canonical_inventory(quantity),
-        )
-        return load_payload(response.content)
+    def account(self) -> str:
+        return f"seller {self.config.seller_id}"
+
+    def push_availability(
+        self, sku: str, available: int, *, external_ids: Mapping[str, str]
+    ) -> None:
+        """Set the merchant-fulfilled quantity of the listing whose seller SKU the catalogue names.
+
+        ``patchListingsItem`` takes one marketplace per call, so each configured marketplace gets
+        its own call. A ``200`` whose submission status is ``INVALID`` is a refusal, not a success.
+        """
+        seller_sku = self.external_id(sku, external_ids, "seller_sku")
+        self.set_quantity(seller_sku, available)
+
+    def set_quantity(self, seller_sku: str, quantity: int) -> list[Any]:
+        """Set the merchant-fulfilled quantity of ``seller_sku`` in every configured marketplace.
+
+        Returns the ``ListingsItemSubmissionResponse`` of each marketplace; raises
+        :class:`RequestRejected` (naming the issue codes) when Amazon answers ``INVALID``.
+        """
+        path = f"/listings/2021-08-01/items/{self.config.seller_id}/{quote(seller_sku, safe='')}"
+        submissions = []
+        for marketplace in self.config.marketplace_ids:
+            response = self._call(
+                "PATCH",
+                path,
+                "patchListingsItem",
+                params={"marketplaceIds": marketplace},
+                json=mapping.from_canonical_inventory(quantity),
+            )
+            submission = load_payload(response.content)
+            if submission.get("status") == "INVALID":
+                codes = [
+                    str(issue.get("code"))
+                    for issue in submission.get("issues", [])
+                    if issue.get("severity") == "ERROR"
+                ]
+                raise RequestRejected(
+                    f"listing {seller_sku!r} in {marketplace} was refused (status INVALID, "
+                    f"issue codes {', '.join(codes) or 'none given'})",
+                    status_code=response.status_code,
+                    connector=self.name,
+                    operation="patchListingsItem",
+                )
+            submissions.append(submission)
+        return submissions
 
     def _order_items(self, order_id: str) -> list[Any]:
         items: list[Any] = []

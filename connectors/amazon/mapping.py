@@ -264,12 +264,17 @@ def translate_order_change(raw: Any, ctx: TranslationContext) -> list[Envelope]:
 
 
 def from_canonical_inventory(quantity: int, *, product_type: str = "PRODUCT") -> dict[str, Any]:
-    """Body of ``patchListingsItem`` setting the merchant-fulfilled quantity."""
+    """Body of ``patchListingsItem`` setting the merchant-fulfilled (``DEFAULT``) quantity.
+
+    ``merge`` (not ``replace``) changes only the quantity and keeps the seller's handling time
+    (``lead_time_to_ship_max_days``) and ``restock_date``; ``PRODUCT`` is the product type Amazon
+    documents for offer-only changes to an existing listing. A negative level is sent as 0.
+    """
     return {
         "productType": product_type,
         "patches": [
             {
-                "op": "replace",
+                "op": "merge",
                 "path": "/attributes/fulfillment_availability",
                 "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": max(0, quantity)}],
             }

@@ -14,7 +14,7 @@ idempotency keys as the webhooks would have, so nothing is applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr
 
 from canonical.fulfillment import Shipment
 from connectors.base import Connector, load_payload
+from connectors.errors import ConnectorConfigError, FatalError
 from connectors.http import ShopifyCallLimit
 from connectors.pagination import LinkHeaderPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
@@ -47,6 +48,11 @@ class ShopifyConfig(ConnectorConfig):
     )
     api_version: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] = "2025-01"
     page_size: Annotated[int, Field(ge=1, le=250)] = 250
+    location_id: Annotated[str, Field(pattern=r"^\d{1,20}$")] | None = Field(
+        default=None,
+        description="The Shopify location (numeric id) the hub's availability is pushed to; "
+        "needed when the instance accepts availability.changed.",
+    )
     api_base: ApiBase | None = Field(
         default=None,
         description="Replaces the https://{shop_domain} origin (a sandbox or a local simulator); "
@@ -79,6 +85,8 @@ class ShopifyConnector(Connector):
     webhook_topic_header = "X-Shopify-Topic"
 
     config: ShopifyConfig
+    #: variant id -> inventory item id, read once per connector instance
+    _inventory_items: dict[str, str] | None = None
 
     def base_url(self) -> str:
         origin = self.config.api_base or f"https://{self.config.shop_domain}"
@@ -93,6 +101,9 @@ class ShopifyConnector(Connector):
     def rate_limit_policy(self) -> ShopifyCallLimit:
         return ShopifyCallLimit()
 
+    def account(self) -> str:
+        return self.config.shop_domain
+
     # -- outbound ---------------------------------------------------------------------------------
 
     def set_inventory_level(self, inventory_item_id: str, location_id: str, available: int) -> Any:
@@ -102,6 +113,46 @@ class ShopifyConnector(Connector):
             "POST", "inventory_levels/set.json", operation="inventory_levels.set", json=body
         )
         return load_payload(response.content)["inventory_level"]
+
+    def push_availability(
+        self, sku: str, available: int, *, external_ids: Mapping[str, str]
+    ) -> None:
+        """Set the SKU's available quantity at the configured location (``inventory_levels/set``).
+
+        Needs the variant's ``inventory_item_id``; with only a ``variant_id`` in the catalogue, the
+        inventory item is read once from ``GET variants/{id}.json`` and remembered.
+        """
+        if self.config.location_id is None:
+            raise ConnectorConfigError(
+                f"push_availability needs location_id in the shopify configuration of "
+                f"{self.config.shop_domain} (the Shopify location the hub's stock is pushed to)",
+                connector=self.name,
+                operation="push_availability",
+            )
+        if external_ids.get("inventory_item_id"):
+            item = self.external_id(sku, external_ids, "inventory_item_id")
+        else:
+            item = self._inventory_item_of(
+                self.external_id(sku, external_ids, "inventory_item_id", "variant_id")
+            )
+        self.set_inventory_level(item, self.config.location_id, max(0, available))
+
+    def _inventory_item_of(self, variant_id: str) -> str:
+        if self._inventory_items is None:
+            self._inventory_items = {}
+        if variant_id not in self._inventory_items:
+            response = self.http.request(
+                "GET", f"variants/{variant_id}.json", operation="variants.get"
+            )
+            variant = load_payload(response.content).get("variant") or {}
+            if not variant.get("inventory_item_id"):
+                raise FatalError(
+                    f"variant {variant_id} has no inventory_item_id (is inventory tracked?)",
+                    connector=self.name,
+                    operation="variants.get",
+                )
+            self._inventory_items[variant_id] = str(variant["inventory_item_id"])
+        return self._inventory_items[variant_id]
 
     def create_fulfillment(
         self, shipment: Shipment, fulfillment_order_lines: dict[str, tuple[str, str]]

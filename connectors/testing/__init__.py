@@ -9,6 +9,7 @@ raising :class:`ConformanceFailure` when a connector breaks it. The kit needs py
 from connectors.testing.behaviours import BEHAVIOURS, run_behaviour
 from connectors.testing.checks import (
     RECEIVED_AT,
+    AvailabilityCase,
     ConformanceFailure,
     OutboundCase,
     PaginationCase,
@@ -18,6 +19,7 @@ from connectors.testing.checks import (
     check_idempotency,
     check_outbound_retries,
     check_pagination,
+    check_push_availability,
     check_sample_translates,
     check_secrets_hidden,
     check_webhook_signatures,
@@ -28,6 +30,7 @@ from connectors.testing.suite import ConnectorConformance, samples_from
 __all__ = [
     "BEHAVIOURS",
     "RECEIVED_AT",
+    "AvailabilityCase",
     "ConformanceFailure",
     "ConnectorConformance",
     "OutboundCase",
@@ -38,6 +41,7 @@ __all__ = [
     "check_idempotency",
     "check_outbound_retries",
     "check_pagination",
+    "check_push_availability",
     "check_sample_translates",
     "check_secrets_hidden",
     "check_webhook_signatures",

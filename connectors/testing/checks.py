@@ -7,6 +7,7 @@ only a thin pytest layer over them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
@@ -32,6 +33,7 @@ from connectors.errors import (
     AuthenticationError,
     ConnectorConfigError,
     ConnectorError,
+    MissingExternalIdError,
     PaginationLoopError,
     RateLimited,
     RequestRejected,
@@ -43,6 +45,7 @@ from connectors.secrets import secret_values
 from connectors.spec import TranslationContext
 
 __all__ = [
+    "AvailabilityCase",
     "ConformanceFailure",
     "OutboundCase",
     "PaginationCase",
@@ -52,6 +55,7 @@ __all__ = [
     "check_idempotency",
     "check_outbound_retries",
     "check_pagination",
+    "check_push_availability",
     "check_sample_translates",
     "check_secrets_hidden",
     "check_spans",
@@ -109,6 +113,36 @@ class OutboundCase:
     url: str
     call: Callable[[Connector], Any]
     ok: Callable[[], httpx.Response]
+
+
+@dataclass(frozen=True)
+class AvailabilityCase:
+    """One ``push_availability`` call and the request the vendor documents for it.
+
+    ``external_ids`` are the catalogue ids the push needs (and nothing the connector may not use);
+    ``body`` is the exact JSON body the vendor documents for setting ``available``; ``ok`` is the
+    vendor's documented success response.
+    """
+
+    sku: str
+    available: int
+    external_ids: Mapping[str, str]
+    method: str
+    url: str
+    body: Any
+    ok: Callable[[], httpx.Response]
+
+    def outbound(self) -> OutboundCase:
+        """The push as an :class:`OutboundCase`, for the retry, span and secret checks."""
+        return OutboundCase(
+            name="push_availability",
+            method=self.method,
+            url=self.url,
+            call=lambda c: c.push_availability(
+                self.sku, self.available, external_ids=dict(self.external_ids)
+            ),
+            ok=self.ok,
+        )
 
 
 @dataclass(frozen=True)
@@ -427,6 +461,90 @@ def check_spans(make: Callable[[], Connector], case: OutboundCase) -> None:
         raise fail(f"{case.name}: expected a span per attempt with hub.connector, got {len(spans)}")
     if any(not (span.attributes or {}).get("hub.operation") for span in spans):
         raise fail(f"{case.name}: spans must carry hub.operation")
+
+
+def _negatives(node: Any) -> list[Any]:
+    if isinstance(node, bool):
+        return []
+    if isinstance(node, int | float):
+        return [node] if node < 0 else []
+    if isinstance(node, dict):
+        return [n for value in node.values() for n in _negatives(value)]
+    if isinstance(node, list):
+        return [n for value in node for n in _negatives(value)]
+    return []
+
+
+def _push(
+    connector: Connector, case: AvailabilityCase, available: int, ids: Mapping[str, str]
+) -> tuple[Any, BaseException | None, list[httpx.Request], int]:
+    """Run one push against the documented route; (result, error, its requests, stray requests)."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=False) as mock:
+        route = mock.request(case.method, case.url).mock(side_effect=lambda _r: case.ok())
+        stray = mock.route().mock(return_value=httpx.Response(404))
+        try:
+            result, error = connector.push_availability(case.sku, available, external_ids=ids), None
+        except ConnectorError as exc:
+            result, error = None, exc
+        except Exception as exc:  # noqa: BLE001 - any failure of the connector under test is reported
+            raise fail(f"push_availability raised untyped {type(exc).__name__}: {exc}") from None
+        return result, error, [call.request for call in route.calls], stray.call_count
+
+
+def check_push_availability(make: Callable[[], Connector], case: AvailabilityCase) -> None:
+    """A connector accepting availability.changed implements the hook and pushes well-formed.
+
+    The push sets an absolute level with exactly the documented request and body; a negative level
+    goes out as 0; repeating it sends the same request (a set, not an adjustment); a SKU without
+    the ids it needs raises :class:`MissingExternalIdError` naming the SKU, before any request.
+    """
+    connector = make()
+    cls = type(connector)
+    if "availability.changed" not in cls.accepts:
+        raise fail(f"{cls.__name__} does not list availability.changed in accepts")
+    if cls.push_availability is Connector.push_availability:
+        raise fail(
+            f"{cls.__name__} accepts availability.changed but does not implement push_availability"
+        )
+    parameters = inspect.signature(cls.push_availability).parameters
+    ids = parameters.get("external_ids")
+    if (
+        list(parameters)[:3] != ["self", "sku", "available"]
+        or ids is None
+        or ids.kind is not inspect.Parameter.KEYWORD_ONLY
+    ):
+        raise fail("push_availability must take (sku, available, *, external_ids)")
+    try:
+        result, error, requests, stray = _push(connector, case, case.available, case.external_ids)
+        if stray or not requests:
+            raise fail(f"push_availability made {stray} request(s) other than {case.method} "
+                       f"{case.url} and {len(requests)} to it")  # fmt: skip
+        if error is not None:
+            raise fail(f"push_availability failed on the vendor's success response: {error!r}")
+        if result is not None:
+            raise fail("push_availability must return None")
+        bodies = [json.loads(r.content) if r.content else None for r in requests]
+        if any(body != case.body for body in bodies):
+            raise fail(f"push_availability sent {bodies[0]!r}, not the documented {case.body!r}")
+        _, error, again, _ = _push(connector, case, case.available, case.external_ids)
+        if error is not None or [r.content for r in again] != [r.content for r in requests]:
+            raise fail("pushing the same level twice must send the same request (set, not adjust)")
+        _, error, negative, _ = _push(connector, case, -3, case.external_ids)
+        if error is not None or not negative:
+            raise fail(f"push_availability of an oversold (negative) level failed: {error!r}")
+        sent = [n for r in negative for n in _negatives(json.loads(r.content or b"null"))]
+        if sent:
+            raise fail(f"push_availability sent a negative level {sent[0]} instead of 0")
+        _, error, made, stray = _push(connector, case, case.available, {})
+        if not isinstance(error, MissingExternalIdError) or made or stray:
+            raise fail(f"a SKU without its channel ids must raise MissingExternalIdError before "
+                       f"any request (got {error!r} after {len(made) + stray} request(s))")  # fmt: skip
+        if case.sku not in str(error) or not error.kinds:
+            raise fail("MissingExternalIdError must name the SKU and the id kinds it needs")
+        if not set(error.kinds) & set(case.external_ids):
+            raise fail(f"the error asks for {error.kinds}, none of which the case supplies")
+    finally:
+        connector.close()
 
 
 def check_pagination(make: Callable[[], Connector], case: PaginationCase) -> None:

@@ -33,6 +33,7 @@ from connectors.base import Connector
 from connectors.testing.behaviours import BEHAVIOURS, run_behaviour
 from connectors.testing.checks import (
     RECEIVED_AT,
+    AvailabilityCase,
     OutboundCase,
     PaginationCase,
     Sample,
@@ -41,6 +42,7 @@ from connectors.testing.checks import (
     check_idempotency,
     check_outbound_retries,
     check_pagination,
+    check_push_availability,
     check_sample_translates,
     check_secrets_hidden,
     check_webhook_signatures,
@@ -64,6 +66,8 @@ class ConnectorConformance:
     webhook_body: ClassVar[bytes | None] = None
     outbound: ClassVar[list[OutboundCase]] = []
     pagination: ClassVar[PaginationCase | None] = None
+    #: the documented push of an availability level; required when accepting availability.changed
+    availability: ClassVar[AvailabilityCase | None] = None
     behaviours: ClassVar[dict[str, tuple[Sample, ...]]] = {}
     behaviour_expectations: ClassVar[dict[str, Any]] = {}
     #: rule or behaviour name -> why this connector is exempt (documented, reviewed waivers only)
@@ -139,6 +143,18 @@ class ConnectorConformance:
         if not self.outbound:
             self._waived("outbound")
             pytest.fail("declare outbound cases or waive 'outbound' with a reason")
+
+    def test_push_availability(self) -> None:
+        if "availability.changed" not in self.connector.accepts:
+            if self.availability is not None:
+                pytest.fail("an availability case for a connector that does not accept "
+                            "availability.changed")  # fmt: skip
+            pytest.skip("the connector does not accept availability.changed")
+        if self.availability is None:
+            self._waived("push_availability")
+            pytest.fail("accepting availability.changed needs an AvailabilityCase (availability)")
+        check_push_availability(self.make_connector, self.availability)
+        check_outbound_retries(self.make_connector, self.availability.outbound())
 
     def test_pagination(self) -> None:
         if self.pagination is None:

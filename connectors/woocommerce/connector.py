@@ -82,6 +82,21 @@ class WooCommerceConnector(Connector):
         pair = f"{reveal(self.config.consumer_key)}:{reveal(self.config.consumer_secret)}"
         return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
+    def account(self) -> str:
+        return self.config.store_url
+
+    def push_availability(
+        self, sku: str, available: int, *, external_ids: Mapping[str, str]
+    ) -> None:
+        """Set the SKU's stock: ``PUT products/{product_id}`` or, for a variation,
+        ``PUT products/{product_id}/variations/{variant_id}`` with ``manage_stock`` on.
+
+        A variation needs both ids (WooCommerce nests variations under their parent product).
+        """
+        product_id = self.external_id(sku, external_ids, "product_id")
+        variation_id = str(external_ids.get("variant_id") or "").strip() or None
+        self.set_stock(product_id, available, variation_id=variation_id)
+
     def set_stock(self, product_id: str, available: int, *, variation_id: str | None = None) -> Any:
         """Set the stock of a product (or one variation of it)."""
         path = f"products/{product_id}" + (f"/variations/{variation_id}" if variation_id else "")

@@ -4,8 +4,8 @@ Two shapes, told apart by the header:
 
 * SKUs (a ``sku`` column and no ``location`` column): ``tenant, sku`` required; optional ``gtin``,
   ``tracking`` (none|lot|serial), ``backorder_allowed`` (true/false), ``title``, and a channel's ids
-  for the SKU: ``channel`` with any of ``product_id``, ``variant_id``, ``listing_id``,
-  ``seller_sku``. A row with a ``channel`` also registers that channel.
+  for the SKU: ``channel`` with any of ``product_id``, ``variant_id``, ``inventory_item_id``,
+  ``listing_id``, ``seller_sku``. A row with a ``channel`` also registers that channel.
 * Locations (a ``location`` column): ``tenant, location`` required; optional ``kind``
   (warehouse|3pl|store|supplier), ``region``, ``priority`` (lower is preferred).
 """
@@ -24,7 +24,7 @@ from hub.ledger.store import Ledger
 
 __all__ = ["CatalogReport", "import_catalog"]
 
-_ID_COLUMNS = ("variant_id", "listing_id", "seller_sku", "product_id")
+_ID_COLUMNS = ("variant_id", "listing_id", "seller_sku", "product_id", "inventory_item_id")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"", "0", "false", "no", "n"}
 _CHECKS = {

@@ -26,6 +26,7 @@ from connectors.testing import (
     check_idempotency,
     check_outbound_retries,
     check_pagination,
+    check_push_availability,
     check_sample_translates,
     check_secrets_hidden,
     check_webhook_signatures,
@@ -34,12 +35,14 @@ from connectors.testing import (
 from connectors.webhooks import HmacBodyVerifier, StripeSignatureVerifier
 from tests.connectors import toy
 from tests.connectors.toy import (
+    AVAILABILITY,
     BUY,
     CONFIG,
     PAGES,
     SAMPLE,
     TRACKER,
     ToyConnector,
+    ToyStockConnector,
     translate_tracker,
 )
 
@@ -567,3 +570,127 @@ def test_outbound_without_spans_fails() -> None:
 
     with pytest.raises(ConformanceFailure, match="span per attempt"):
         check_spans(make(OwnClient), BUY)
+
+
+# -- push_availability ----------------------------------------------------------------------------
+
+
+class TestToyStockConformance(TestToyConformance):
+    connector = ToyStockConnector
+    availability = AVAILABILITY
+
+
+def test_accepting_availability_without_push_availability_fails() -> None:
+    class NoPush(ToyConnector):
+        accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
+
+    with pytest.raises(ConformanceFailure, match="does not implement push_availability"):
+        check_push_availability(make(NoPush), AVAILABILITY)
+    with pytest.raises(NotImplementedError, match="'toycarrier' lists availability.changed"):
+        NoPush(CONFIG).push_availability("MUG-BLUE", 1, external_ids={"listing_id": "L-77"})
+
+
+def test_accepting_availability_without_a_case_fails_the_suite() -> None:
+    class NoCase(TestToyConformance):
+        connector = ToyStockConnector
+
+    with pytest.raises(pytest.fail.Exception, match="needs an AvailabilityCase"):
+        NoCase().test_push_availability()
+
+
+class _PositionalIds(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, external_ids: Any = None) -> None:  # type: ignore[override]
+        super().push_availability(sku, available, external_ids=external_ids or {})
+
+
+class _WrongBody(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        listing = self.external_id(sku, external_ids, "listing_id")
+        self.http.request(
+            "PUT", f"/listings/{listing}/stock", operation="listings.stock", json={"qty": available}
+        )
+
+
+class _Negative(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        listing = self.external_id(sku, external_ids, "listing_id")
+        self.http.request(
+            "PUT", f"/listings/{listing}/stock", operation="listings.stock",
+            json={"quantity": available},
+        )  # fmt: skip
+
+
+class _Adjusts(ToyStockConnector):
+    pushed = 0
+
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        listing = self.external_id(sku, external_ids, "listing_id")
+        delta, type(self).pushed = max(0, available) - type(self).pushed, max(0, available)
+        self.http.request(
+            "PUT", f"/listings/{listing}/stock", operation="listings.stock",
+            json={"quantity": delta},
+        )  # fmt: skip
+
+
+class _GuessesTheId(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        listing = external_ids.get("listing_id", sku)  # the SKU is not the channel's id
+        self.http.request(
+            "PUT", f"/listings/{listing}/stock", operation="listings.stock",
+            json={"quantity": max(0, available)},
+        )  # fmt: skip
+
+
+class _KeyErrorOnMissingId(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        _ = external_ids["listing_id"]  # the broken behaviour under test: a KeyError
+        super().push_availability(sku, available, external_ids=external_ids)
+
+
+class _ReturnsTheResponse(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> Any:  # type: ignore[override]
+        super().push_availability(sku, available, external_ids=external_ids)
+        return {"ok": True}
+
+
+class _PushesTwoPlaces(ToyStockConnector):
+    def push_availability(self, sku: str, available: int, *, external_ids: Any) -> None:
+        super().push_availability(sku, available, external_ids=external_ids)
+        self.http.request("POST", "/audit", operation="audit", json={"sku": sku})
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (_PositionalIds, r"must take \(sku, available, \*, external_ids\)"),
+        (_WrongBody, "not the documented"),
+        (_Negative, "negative level -3"),
+        (_Adjusts, "set, not adjust"),
+        (_GuessesTheId, "must raise MissingExternalIdError before any request"),
+        (_KeyErrorOnMissingId, "untyped KeyError"),
+        (_ReturnsTheResponse, "must return None"),
+        (_PushesTwoPlaces, "request\\(s\\) other than PUT"),
+    ],
+    ids=lambda v: v.__name__.strip("_") if isinstance(v, type) else "",
+)
+def test_broken_push_availability_fails(broken: type[Connector], message: str) -> None:
+    assert check_push_availability(make(ToyStockConnector), AVAILABILITY) is None
+    with pytest.raises(ConformanceFailure, match=message):
+        check_push_availability(make(broken), AVAILABILITY)
+
+
+def test_missing_id_error_names_the_sku_the_channel_and_the_kind() -> None:
+    from connectors.errors import FatalError, MissingExternalIdError, RetriableError
+
+    connector = ToyStockConnector(CONFIG)
+    with pytest.raises(MissingExternalIdError) as caught:
+        connector.push_availability("MUG-BLUE", 3, external_ids={"variant_id": "9"})
+    error = caught.value
+    assert isinstance(error, FatalError)
+    assert not isinstance(error, RetriableError)
+    assert (error.sku, error.kinds, error.code) == (
+        "MUG-BLUE",
+        ("listing_id",),
+        "missing_external_id",
+    )
+    assert "SKU 'MUG-BLUE' has no listing_id for this toycarrier channel" in str(error)

@@ -6,7 +6,7 @@ Each test in test_kit.py breaks one rule by subclassing it, and checks that the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -18,7 +18,7 @@ from connectors.base import Connector, load_payload
 from connectors.pagination import JsonPathPaginator, paginate
 from connectors.secrets import reveal
 from connectors.spec import ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
-from connectors.testing import OutboundCase, PaginationCase, Sample
+from connectors.testing import AvailabilityCase, OutboundCase, PaginationCase, Sample
 from connectors.translate import Fields, build, envelope
 from connectors.webhooks import HmacBodyVerifier
 
@@ -122,4 +122,32 @@ PAGES = PaginationCase(
         httpx.Response(200, json={"trackers": [2], "next": "a"}),
     ],
     expected_items=3,
+)
+
+
+class ToyStockConnector(ToyConnector):
+    """The toy as a sales channel: it accepts availability.changed and pushes levels correctly."""
+
+    accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
+
+    def push_availability(
+        self, sku: str, available: int, *, external_ids: Mapping[str, str]
+    ) -> None:
+        listing = self.external_id(sku, external_ids, "listing_id")
+        self.http.request(
+            "PUT",
+            f"/listings/{listing}/stock",
+            operation="listings.stock",
+            json={"quantity": max(0, available)},
+        )
+
+
+AVAILABILITY = AvailabilityCase(
+    sku="MUG-BLUE",
+    available=5,
+    external_ids={"listing_id": "L-77"},
+    method="PUT",
+    url=f"{API}/listings/L-77/stock",
+    body={"quantity": 5},
+    ok=lambda: httpx.Response(200, json={"listing": "L-77", "quantity": 5}),
 )

@@ -20,6 +20,7 @@ from connectors.errors import TranslationError
 from connectors.pagination import TimeWindow
 from connectors.spec import TranslationContext
 from connectors.testing import (
+    AvailabilityCase,
     ConnectorConformance,
     OutboundCase,
     PaginationCase,
@@ -81,6 +82,32 @@ class TestAmazonConformance(ConnectorConformance):
             ),
         )
     ]
+    availability = AvailabilityCase(
+        sku="MUG-BLUE",
+        available=7,
+        external_ids={"seller_sku": "MUG-BLUE-US"},
+        method="PATCH",
+        url=f"{API}/listings/2021-08-01/items/A3TH9S8BH6GOGM/MUG-BLUE-US",
+        body={
+            "productType": "PRODUCT",
+            "patches": [
+                {
+                    "op": "merge",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7}],
+                }
+            ],
+        },
+        ok=lambda: httpx.Response(
+            200,
+            json={
+                "sku": "MUG-BLUE-US",
+                "status": "ACCEPTED",
+                "submissionId": "f1dc2914e8a14d4f9b9ce6c7a3b9e2d1",
+                "issues": [],
+            },
+        ),
+    )
     pagination = PaginationCase(
         method="GET",
         url=f"{API}/orders/v0/orders",

@@ -14,6 +14,7 @@ from canonical.fulfillment import Shipment, ShipmentLine
 from connectors.pagination import TimeWindow
 from connectors.shopify import ShopifyConnector
 from connectors.testing import (
+    AvailabilityCase,
     ConnectorConformance,
     OutboundCase,
     PaginationCase,
@@ -28,6 +29,7 @@ CONFIG: dict[str, Any] = {
     "access_token": "shpat_0123456789abcdef0123456789abcdef",
     "webhook_secrets": ["shopify-client-secret-new", "shopify-client-secret-old"],
     "max_attempts": 3,
+    "location_id": "65432109876",
 }
 WINDOW = TimeWindow(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -107,6 +109,27 @@ class TestShopifyConformance(ConnectorConformance):
             ok=lambda: httpx.Response(201, json={"fulfillment": {"id": 4937281650293847561}}),
         ),
     ]
+    availability = AvailabilityCase(
+        sku="MUG-BLUE",
+        available=42,
+        external_ids={"inventory_item_id": "43729076125927", "variant_id": "41234567890123"},
+        method="POST",
+        url=f"{API}/inventory_levels/set.json",
+        body={"location_id": 65432109876, "inventory_item_id": 43729076125927, "available": 42},
+        ok=lambda: httpx.Response(
+            200,
+            json={
+                "inventory_level": {
+                    "inventory_item_id": 43729076125927,
+                    "location_id": 65432109876,
+                    "available": 42,
+                    "updated_at": "2026-03-02T10:00:00-05:00",
+                    "admin_graphql_api_id": "gid://shopify/InventoryLevel/65432109876"
+                    "?inventory_item_id=43729076125927",
+                }
+            },
+        ),
+    )
     pagination = PaginationCase(
         method="GET",
         url=f"{API}/orders.json",

@@ -18,6 +18,7 @@ from connectors.errors import TranslationError
 from connectors.pagination import TimeWindow
 from connectors.spec import TranslationContext
 from connectors.testing import (
+    AvailabilityCase,
     ConnectorConformance,
     OutboundCase,
     PaginationCase,
@@ -78,6 +79,25 @@ class TestWooCommerceConformance(ConnectorConformance):
             ok=lambda: httpx.Response(200, json={"id": 4711, "stock_quantity": 12}),
         )
     ]
+    availability = AvailabilityCase(
+        sku="MUG-BLUE-L",
+        available=12,
+        external_ids={"product_id": "4711", "variant_id": "4712"},
+        method="PUT",
+        url=f"{API}/products/4711/variations/4712",
+        body={"manage_stock": True, "stock_quantity": 12},
+        ok=lambda: httpx.Response(
+            200,
+            json={
+                "id": 4712,
+                "sku": "MUG-BLUE-L",
+                "manage_stock": True,
+                "stock_quantity": 12,
+                "stock_status": "instock",
+                "backorders": "no",
+            },
+        ),
+    )
     pagination = PaginationCase(
         method="GET",
         url=f"{API}/orders",
