@@ -1,0 +1,2 @@
+"""The simulated vendors' endpoints: storefronts and marketplace (channels), and the services a
+business buys (payments, labels, tax, fulfilment)."""

@@ -1,0 +1,109 @@
+"""ShipBob API 1.0 shapes: the Shipment (``order_shipped`` webhooks carry it) and Order.
+
+A shipment names the order through ``reference_id`` (what the merchant sent when creating the
+ShipBob order) and the fulfilment centre in ``location``; each product lists the inventory items
+that left, with quantities. Times are ISO 8601 with an offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulation.orders import OrderSpec, at_time
+
+__all__ = ["created_order", "shipment"]
+
+
+def shipment(
+    spec: OrderSpec, shipment_id: int, shipbob_order_id: int, fc_id: int, tracking_number: str,
+    at: float,
+) -> dict[str, Any]:  # fmt: skip
+    """A completed Shipment, as the ``order_shipped`` webhook delivers it."""
+    stamp = at_time(at).isoformat()
+    buyer = spec.buyer
+    return {
+        "id": shipment_id,
+        "order_id": shipbob_order_id,
+        "reference_id": spec.key,
+        "created_date": at_time(spec.placed).isoformat(),
+        "last_update_at": stamp,
+        "status": "Completed",
+        "status_details": [],
+        "location": {"id": fc_id, "name": "Cicero (IL)"},
+        "invoice_amount": 5.52,
+        "invoice_currency_code": "USD",
+        "is_tracking_uploaded": True,
+        "ship_option": "Standard",
+        "require_signature": False,
+        "recipient": {
+            "name": f"{buyer.first_name} {buyer.last_name}",
+            "address": {
+                "address1": buyer.address1,
+                "address2": "",
+                "city": buyer.city,
+                "state": buyer.state,
+                "zip_code": buyer.zip,
+                "country": buyer.country,
+                "type": "MarkFor",
+            },
+            "email": buyer.email,
+        },
+        "tracking": {
+            "carrier": "USPS",
+            "tracking_number": tracking_number,
+            "carrier_service": "Priority",
+            "tracking_url": f"https://tools.usps.com/go/TrackConfirmAction_input?origTrackNum={tracking_number}",
+            "shipping_date": stamp,
+            "bol": None,
+            "pro_number": None,
+            "scac": None,
+        },
+        "products": [
+            {
+                "id": line.product_id % 100_000,
+                "reference_id": line.sku,
+                "name": line.title,
+                "sku": line.sku,
+                "inventory_items": [
+                    {
+                        "id": line.product_id % 1_000_000,
+                        "name": line.title,
+                        "quantity": line.quantity,
+                        "quantity_committed": line.quantity,
+                        "lot": None,
+                        "expiration_date": None,
+                        "serial_numbers": [],
+                    }
+                ],
+            }
+            for line in spec.lines
+        ],
+        "tags": [],
+    }
+
+
+def created_order(order_id: int, request: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """The answer to ``POST /1.0/order``: the order as ShipBob stored it."""
+    return {
+        "id": order_id,
+        "created_date": stamp,
+        "purchase_date": request.get("purchase_date"),
+        "reference_id": request.get("reference_id"),
+        "order_number": request.get("order_number"),
+        "status": "Processing",
+        "type": request.get("type", "DTC"),
+        "channel": {"id": 1, "name": "Hub"},
+        "shipping_method": request.get("shipping_method"),
+        "recipient": request.get("recipient"),
+        "products": [
+            {
+                "id": index + 1,
+                "reference_id": product.get("reference_id"),
+                "quantity": product.get("quantity"),
+                "sku": product.get("reference_id"),
+            }
+            for index, product in enumerate(request.get("products") or [])
+        ],
+        "tags": request.get("tags") or [],
+        "shipments": [],
+    }
