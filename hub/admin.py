@@ -82,13 +82,19 @@ class AdminApi:
     positions: Callable[[str, str | None], list[Any]] | None = None
     order: Callable[[str, str], Mapping[str, Any] | None] | None = None
     deployments: DeploymentControl | None = None
+    #: the operational picture of a tenant (hub.reports.Reports.overview), optionally for a SKU
+    overview: Callable[[str, str | None], Any] | None = None
 
     def authenticate(self, request: Request) -> AdminToken | None:
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value:
             return None
-        digest = hashlib.sha256(value.strip().encode()).digest()
+        return self.token_for(value)
+
+    def token_for(self, secret: str) -> AdminToken | None:
+        """The token whose secret this is, or None (also used by the dashboard's cookie)."""
+        digest = hashlib.sha256(secret.strip().encode()).digest()
         found = None
         for token in self.tokens:  # compare with every token, in constant time each
             if hmac.compare_digest(token.digest, digest):
@@ -403,6 +409,22 @@ async def rollback_deployment(
     return JSONResponse(_deployment_json(record))
 
 
+async def overview(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: The tenant's operational picture (what the dashboard shows).
+    description: Orders by lifecycle state with backlog aging, fill and perfect-order rates,
+      cancellations, review and exception queues with SLA breaches, exceptions by rule and hour,
+      open dead letters, inventory by location, and one SKU's positions and per-channel
+      available-to-promise (the `sku` query parameter; the first SKU when absent).
+    responses:
+      200: {description: The overview.}
+    """
+    if api.overview is None:
+        return _error(503, "this process has no ledger")
+    report = await _in_thread(api.overview, tenant, request.query_params.get("sku"))
+    return JSONResponse(report.as_json())
+
+
 def admin_routes(api: AdminApi) -> list[Route]:
     """The admin API's routes, to mount beside the ingress."""
     tenant = PREFIX + "/tenants/{tenant}"
@@ -440,6 +462,7 @@ def admin_routes(api: AdminApi) -> list[Route]:
             f"{tenant}/orders/{{order_key}}", _guarded(api, "viewer", order_view), methods=["GET"]
         ),
         Route(f"{tenant}/positions", _guarded(api, "viewer", positions), methods=["GET"]),
+        Route(f"{tenant}/overview", _guarded(api, "viewer", overview), methods=["GET"]),
         Route(f"{PREFIX}/queues", _guarded(api, "viewer", queues), methods=["GET"]),
         Route(f"{PREFIX}/deployments", _guarded(api, "viewer", list_deployments), methods=["GET"]),
         Route(f"{PREFIX}/deployments", _guarded(api, "admin", create_deployment), methods=["POST"]),

@@ -98,24 +98,34 @@ def _push_action(runtime: HubRuntime, connector: Any, channel: str) -> OutboundA
 
 
 def dispatcher_for(runtime: HubRuntime) -> Dispatcher:
-    """Route domain events to the connector instances that act on them."""
+    """Route the ledger's events to the connector instances the deployment sends them to.
+
+    Only routes ``from: ledger`` send anything out: an operator opts a live store in to pushes,
+    never by default. An ``availability.changed`` event is the level of one channel, so it goes
+    only to destinations selling on that channel.
+    """
 
     def routes(event: OutboxEvent) -> list[tuple[str, OutboundAction]]:
-        if event.event_type != "availability.changed":
-            return []
         tenant = runtime.deployment.tenants.get(event.tenant)
         if tenant is None:
             return []
         channel = str(event.payload.get("channel"))
-        destinations = []
-        for name, instance in tenant.connectors.items():
-            connector = runtime.instances.get((event.tenant, name))
-            if instance.channel != channel or connector is None:
+        destinations: dict[str, OutboundAction] = {}
+        for route in tenant.routes:
+            if route.source != "ledger" or not {"*", event.event_type} & set(route.events):
                 continue
-            if "availability.changed" not in type(connector).accepts:
-                continue
-            destinations.append((name, _push_action(runtime, connector, channel)))
-        return destinations
+            for name in route.to:
+                instance = tenant.connectors.get(name)
+                connector = runtime.instances.get((event.tenant, name))
+                if instance is None or connector is None or name in destinations:
+                    continue
+                if event.event_type not in type(connector).accepts:
+                    continue
+                if event.event_type == "availability.changed":
+                    if instance.channel != channel:
+                        continue
+                    destinations[name] = _push_action(runtime, connector, channel)
+        return list(destinations.items())
 
     return Dispatcher(routes=routes, dead_letters=runtime.operations)
 

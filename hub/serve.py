@@ -22,9 +22,11 @@ from starlette.routing import Route
 
 from hub.admin import AdminApi, AdminToken, DeploymentControl, admin_routes
 from hub.config.secrets import resolve_reference
+from hub.dashboard import dashboard_routes
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
 from hub.metrics import HubCollector
 from hub.outbound import replay_dead_letters, run_outbound
+from hub.reports import Reports
 from hub.runtime import HubRuntime, embedded_inbox_path
 from router.retry import RetryPolicy
 from router.transport.inbox import SqliteInbox, run_inbox_worker
@@ -82,7 +84,9 @@ def deployment_control(runtime: HubRuntime, environ: Any = None) -> DeploymentCo
     )
 
 
-def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
+def admin_api(
+    runtime: HubRuntime, environ: Any = None, *, reports: Reports | None = None
+) -> AdminApi:
     """The admin API over a runtime: it reads the operations store and acts through the router."""
 
     async def resume(held: Any, actor: str) -> Any:
@@ -97,6 +101,7 @@ def admin_api(runtime: HubRuntime, environ: Any = None) -> AdminApi:
         resume=resume,
         positions=lambda tenant, sku: runtime.ledger.positions(tenant, sku=sku),
         order=lambda order_key, tenant: runtime.ledger.order(order_key, tenant=tenant),
+        overview=reports.overview if reports is not None else None,
     )
 
 
@@ -119,6 +124,8 @@ async def serve_embedded(
 ) -> None:
     """Serve until interrupted (or until ``should_exit`` is set, for tests)."""
     inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
+    reports = Reports(runtime.ledger_url)
+    api = admin_api(runtime, environ, reports=reports)
     deployment = runtime.deployment
     limits = limits or IngressLimits(
         max_body_bytes=deployment.ingress.max_body_bytes,
@@ -128,7 +135,11 @@ async def serve_embedded(
         runtime.receiver,
         InboxSink(inbox),
         limits=limits,
-        extra_routes=[metrics_route(), *admin_routes(admin_api(runtime, environ))],
+        extra_routes=[
+            metrics_route(),
+            *admin_routes(api),
+            *dashboard_routes(api, tenants=reports.tenants, overview=reports.overview),
+        ],
     )
     collector = HubCollector(runtime.operations, backlog=lambda: inbox.stats().pending)
     REGISTRY.register(collector)
@@ -169,3 +180,4 @@ async def serve_embedded(
             await outbound
         REGISTRY.unregister(collector)
         inbox.close()
+        reports.close()

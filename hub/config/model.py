@@ -89,7 +89,14 @@ class Route(BaseModel):
 
     model_config = _Closed
     name: str | None = None
-    source: Annotated[str, Field(alias="from", description="A connector instance, or * for any.")]
+    source: Annotated[
+        str,
+        Field(
+            alias="from",
+            description="A connector instance, * for any, or ledger for the ledger's own events "
+            "(available-to-promise changes...) sent out to connector instances.",
+        ),
+    ]
     events: list[str] = Field(default_factory=lambda: ["*"], description="Canonical event types.")
     to: list[str] = Field(
         default_factory=lambda: ["ledger"],

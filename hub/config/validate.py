@@ -241,11 +241,12 @@ def _check_tenant(
     known_events = set(EVENT_TYPES)
     for index, route in enumerate(tenant.routes):
         path = (*base, "routes", index)
-        if route.source != "*" and route.source not in tenant.connectors:
-            hint = did_you_mean(route.source, tenant.connectors)
+        from_ledger = route.source == "ledger"
+        if route.source not in ("*", "ledger") and route.source not in tenant.connectors:
+            hint = did_you_mean(route.source, [*tenant.connectors, "ledger"])
             collector.add(
                 (*path, "from"),
-                f"route comes from {route.source!r}, which is no connector instance of {tenant_name}{hint}",
+                f"route comes from {route.source!r}, which is neither the ledger nor a connector instance of {tenant_name}{hint}",
             )
         for position, event in enumerate(route.events):
             if event != "*" and event not in known_events:
@@ -254,12 +255,28 @@ def _check_tenant(
                     (*path, "events", position), f"unknown canonical event {event!r}{hint}"
                 )
         for position, target in enumerate(route.to):
-            if target != "ledger" and target not in tenant.connectors:
+            if from_ledger and target == "ledger":
+                collector.add(
+                    (*path, "to", position),
+                    "a route from the ledger sends its events to connector instances, not back to the ledger",
+                )
+            elif target != "ledger" and target not in tenant.connectors:
                 hint = did_you_mean(target, [*tenant.connectors, "ledger"])
                 collector.add(
                     (*path, "to", position),
                     f"route points to {target!r}, which is neither the ledger nor a connector instance{hint}",
                 )
+            elif from_ledger:
+                connector = connectors.get(tenant.connectors[target].type)
+                accepts = set(getattr(connector, "accepts", ()) or ())
+                refused = [e for e in route.events if e != "*" and e not in accepts]
+                if connector is not None and (refused or not accepts):
+                    what = ", ".join(refused) if refused else "no outbound event"
+                    collector.add(
+                        (*path, "to", position),
+                        f"{target!r} ({tenant.connectors[target].type}) does not act on {what}; "
+                        f"it accepts {', '.join(sorted(accepts)) or 'nothing'}",
+                    )
 
 
 def validate_text(

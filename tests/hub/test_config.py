@@ -184,3 +184,23 @@ def test_cli_validate_exit_codes_and_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(empty)])
     assert result.exit_code == 0, result.output
     assert "valid (0 tenants, 0 connector instances)" in result.output
+
+
+def test_outbound_routes_come_from_the_ledger_and_go_to_connectors_that_act_on_them() -> None:
+    ShopConnector.accepts = ("availability.changed",)  # type: ignore[attr-defined]
+    try:
+        pushes = GOOD + "      - {from: ledger, events: [availability.changed], to: [shop_us]}\n"
+        assert _problems(pushes) == []
+        wrong_event = pushes.replace("events: [availability.changed]", "events: [order.created]")
+        assert _problems(wrong_event) == [
+            "deploy.yaml:22:54: 'shop_us' (shop) does not act on order.created; "
+            "it accepts availability.changed"
+        ]
+        loop = pushes.replace("to: [shop_us]}", "to: [ledger]}")
+        [problem] = _problems(loop)
+        assert "not back to the ledger" in problem
+        typo = pushes.replace("from: ledger", "from: ledgr")
+        [problem] = _problems(typo)
+        assert "did you mean 'ledger'" in problem
+    finally:
+        del ShopConnector.accepts  # type: ignore[attr-defined]
