@@ -89,11 +89,19 @@ class LinkHeaderPaginator(BasePaginator[str]):
 
 
 class JsonPathPaginator(BasePaginator[str]):
-    """A token in the JSON body at a key path, e.g. ``("payload", "NextToken")`` for Amazon."""
+    """A token in the JSON body at a key path, e.g. ``("payload", "NextToken")`` for Amazon.
 
-    def __init__(self, path: tuple[str, ...], start: str | None = None) -> None:
+    With ``param``, the value may also be a link to the next page (``/2026-01/inventory-level/
+    locations?Cursor=abc``, as ShipBob's ``next`` is): the token is then that query parameter
+    (matched case-insensitively), so the caller always pages with the bare token.
+    """
+
+    def __init__(
+        self, path: tuple[str, ...], start: str | None = None, *, param: str | None = None
+    ) -> None:
         super().__init__(start)
         self.path = path
+        self.param = param
 
     def get_next(self, response: httpx.Response) -> str | None:
         node: Any = response.json()
@@ -101,7 +109,13 @@ class JsonPathPaginator(BasePaginator[str]):
             if not isinstance(node, dict):
                 return None
             node = node.get(key)
-        return node if isinstance(node, str) else None
+        if not isinstance(node, str):
+            return None
+        if self.param is not None and "?" in node:
+            query = parse_qs(urlsplit(node).query)
+            values = next((v for k, v in query.items() if k.lower() == self.param.lower()), None)
+            return values[0] if values else None
+        return node
 
 
 def paginate(

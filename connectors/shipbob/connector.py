@@ -8,18 +8,27 @@ guide and must be checked against developer.shipbob.com before production use.
 
 from __future__ import annotations
 
+import email.utils
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
+import httpx
 from pydantic import Field, SecretStr
 
+from canonical.envelope import Envelope
 from canonical.fulfillment import FulfillmentRequest
 from connectors.base import Connector, load_payload
+from connectors.pagination import JsonPathPaginator, paginate
 from connectors.secrets import reveal
 from connectors.shipbob import mapping
-from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 from connectors.webhooks import StandardWebhooksVerifier
 
 __all__ = ["ShipBobConfig", "ShipBobConnector"]
+
+#: Inventory levels of every item, grouped by fulfilment centre (cursor-paged, ``next``).
+INVENTORY_LEVELS = "/2026-01/inventory-level/locations"
 
 
 class ShipBobConfig(ConnectorConfig):
@@ -29,6 +38,9 @@ class ShipBobConfig(ConnectorConfig):
     )
     webhook_secrets: Annotated[list[SecretStr], Field(min_length=1, max_length=3)] = Field(
         description="Webhook signing secret(s), whsec_<base64>."
+    )
+    page_size: Annotated[int, Field(ge=1, le=250)] = Field(
+        default=100, description="Inventory items per page when polling inventory levels."
     )
     api_base: ApiBase = Field(
         default="https://api.shipbob.com",
@@ -53,6 +65,13 @@ class ShipBobConnector(Connector):
             name: EventSpec(name, translate, ("tracking.updated",))
             for name, translate in mapping.to_canonical_tracking.items()
         },
+        "inventory_levels": EventSpec(
+            "inventory_levels",
+            mapping.translate_inventory_levels,
+            ("stock.counted",),
+            source="poll",
+            description=f"A page of GET {INVENTORY_LEVELS}, stamped with counted_at",
+        ),
     }
     accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested",)
     webhook_verifier = StandardWebhooksVerifier(tolerance=300)
@@ -79,3 +98,40 @@ class ShipBobConnector(Connector):
         )
         body: Any = load_payload(response.content)
         return str(body["id"])
+
+    def iter_inventory_levels(self) -> Iterator[Any]:
+        """Every page of inventory levels by fulfilment centre, each stamped with ``counted_at``.
+
+        The first request asks for ``PageSize``; later ones send only ``Cursor`` (taken from the
+        page's ``next``), which ShipBob documents as overriding every other parameter.
+        ``counted_at`` is the ``Date`` header of ShipBob's response (the hub's clock only when a
+        response has none), so the snapshot is dated by the vendor that took it.
+        """
+
+        def fetch(cursor: str | None) -> httpx.Response:
+            params = {"Cursor": cursor} if cursor else {"PageSize": self.config.page_size}
+            return self.http.request(
+                "GET", INVENTORY_LEVELS, operation="inventory_levels.list", params=params
+            )
+
+        for response in paginate(fetch, JsonPathPaginator(("next",), param="Cursor")):
+            page = load_payload(response.content)
+            yield {**page, "counted_at": _response_time(response).isoformat()}
+
+    def poll_inventory(self, ctx: TranslationContext) -> list[Envelope]:
+        """Read every inventory level now; one ``stock.counted`` per centre and page."""
+        return [
+            envelope
+            for page in self.iter_inventory_levels()
+            for envelope in self.translate("inventory_levels", page, ctx)
+        ]
+
+
+def _response_time(response: httpx.Response) -> datetime:
+    header = response.headers.get("Date")
+    if header:
+        try:
+            return email.utils.parsedate_to_datetime(header).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC).replace(microsecond=0)

@@ -12,10 +12,21 @@ Field choices (ShipBob API 1.0 ``Shipment`` and ``Order`` models; webhook bodies
   (``shipbob_<id>`` when unmapped). Key: ``(shipment id, "shipped")``: a shipment ships once.
 * ``shipment_delivered`` / ``shipment_exception`` -> ``tracking.updated`` (delivered / exception).
   Key: ``(shipment id, status, last_update_at)``.
+* ``inventory_levels`` (a page of ``GET /2026-01/inventory-level/locations``: ``items[]`` of
+  ``{inventory_id, sku, name, locations[]}``, each location with ``location_id`` and
+  ``on_hand_quantity``) -> one ``stock.counted`` per fulfilment centre on the page, counting each
+  SKU's ``on_hand_quantity`` (everything stocked there, committed units included, as the ledger's
+  on-hand is). The snapshot carries no time of its own, so the poller stamps each page with
+  ``counted_at``, the ``Date`` of ShipBob's response (the vendor's clock, not the hub's); the
+  ledger ignores a count older than the last one applied. A SKU missing from a centre's list is not
+  counted there (no zero is invented). Key: ``(location id, counted_at, digest of the page's
+  inventory ids)``: a redelivered page repeats it, a later poll (or another page) differs.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC
 from typing import Any
 
 from canonical.envelope import Envelope
@@ -27,7 +38,7 @@ from canonical.fulfillment import (
     TrackingEvent,
     TrackingStatus,
 )
-from canonical.inventory import Lot
+from canonical.inventory import CountLine, CycleCount, Lot
 from canonical.order import OrderRef
 from connectors.spec import TranslationContext
 from connectors.translate import Fields, build, envelope
@@ -36,6 +47,7 @@ __all__ = [
     "from_canonical_fulfillment_request",
     "to_canonical_shipment",
     "to_canonical_tracking",
+    "translate_inventory_levels",
 ]
 
 CONNECTOR = "shipbob"
@@ -56,10 +68,13 @@ def _request_id(shipment: Fields) -> str | None:
     return None
 
 
-def _location(ctx: TranslationContext, shipment: Fields) -> str:
-    location = shipment.obj("location")
-    vendor_id = location.id("id")
+def _slug(ctx: TranslationContext, vendor_id: str) -> str:
+    """The hub location of a ShipBob fulfilment centre: mapped, else ``shipbob_<id>``."""
     return ctx.locations.get(vendor_id, f"{CONNECTOR}_{vendor_id}")
+
+
+def _location(ctx: TranslationContext, shipment: Fields) -> str:
+    return _slug(ctx, shipment.obj("location").id("id"))
 
 
 def to_canonical_shipment(raw: Any, ctx: TranslationContext) -> list[Envelope]:
@@ -167,6 +182,46 @@ to_canonical_tracking = {
     "shipment_delivered": _tracking(TrackingStatus.DELIVERED),
     "shipment_exception": _tracking(TrackingStatus.EXCEPTION),
 }
+
+
+def translate_inventory_levels(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+    """A page of inventory levels by fulfilment centre: one ``stock.counted`` per centre."""
+    page = Fields(raw)
+    counted_at = page.time("counted_at")
+    stamp = counted_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    lines: dict[str, list[CountLine]] = {}
+    inventory_ids = []
+    for item in page.objs("items"):
+        inventory_ids.append(item.id("inventory_id"))
+        sku = item.str("sku")
+        for location in item.objs("locations"):
+            lines.setdefault(location.id("location_id"), []).append(
+                build(CountLine, location.path, sku=sku, quantity=location.int("on_hand_quantity"))
+            )
+    digest = hashlib.sha256(",".join(sorted(inventory_ids)).encode()).hexdigest()[:16]
+    envelopes = []
+    for vendor_id, counted in lines.items():  # in the page's order
+        count = build(
+            CycleCount,
+            "items",
+            tenant=ctx.tenant,
+            count_id=f"{CONNECTOR}-{vendor_id}-{stamp}-{digest}",
+            location=_slug(ctx, vendor_id),
+            as_of=counted_at,
+            lines=counted,
+            source=CONNECTOR,
+        )
+        envelopes.append(
+            envelope(
+                ctx,
+                CONNECTOR,
+                count,
+                event_type="stock.counted",
+                source_ids=("inventory_levels", vendor_id, stamp, digest),
+                occurred_at=counted_at,
+            )
+        )
+    return envelopes
 
 
 def from_canonical_fulfillment_request(

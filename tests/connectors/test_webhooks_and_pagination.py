@@ -133,3 +133,20 @@ def test_standard_webhooks_matches_the_published_scheme() -> None:
         verifier.verify(headers, BODY, [secret], now=NOW + timedelta(minutes=6))
     with pytest.raises(WebhookVerificationError, match="no v1"):
         verifier.verify({**headers, "webhook-id": "msg_2"}, BODY, [secret], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        ("eyJwYWdlIjoyfQ", "eyJwYWdlIjoyfQ"),
+        ("/2026-01/inventory-level/locations?Cursor=eyJwYWdlIjoyfQ", "eyJwYWdlIjoyfQ"),
+        ("https://api.shipbob.com/2026-01/inventory-level/locations?cursor=abc%3D", "abc="),
+        ("/2026-01/inventory-level/locations?PageSize=5", None),
+        (None, None),
+    ],
+)
+def test_json_path_paginator_takes_the_cursor_out_of_a_next_link(
+    value: str | None, token: str | None
+) -> None:
+    paginator = JsonPathPaginator(("next",), param="Cursor")
+    assert paginator.get_next(httpx.Response(200, json={"items": [], "next": value})) == token

@@ -15,7 +15,13 @@ from canonical.party import Address
 from connectors.base import load_payload
 from connectors.shipbob import ShipBobConnector
 from connectors.spec import TranslationContext
-from connectors.testing import ConnectorConformance, OutboundCase, Sample, samples_from
+from connectors.testing import (
+    ConnectorConformance,
+    OutboundCase,
+    PaginationCase,
+    Sample,
+    samples_from,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API = "https://api.shipbob.com"
@@ -32,6 +38,35 @@ CTX = TranslationContext(
     received_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
     locations={"6": "shipbob_cicero"},
 )
+
+
+def _levels_page(inventory_ids: list[int], cursor: str | None) -> httpx.Response:
+    """A page of GET /2026-01/inventory-level/locations as ShipBob documents it."""
+    items = [
+        {
+            "inventory_id": inventory_id,
+            "sku": f"SKU-{inventory_id}",
+            "name": f"Item {inventory_id}",
+            "locations": [
+                {
+                    "location_id": 6,
+                    "name": "Cicero (IL)",
+                    "on_hand_quantity": 3,
+                    "fulfillable_quantity": 3,
+                    "committed_quantity": 0,
+                    "awaiting_quantity": 0,
+                    "internal_transfer_quantity": 0,
+                }
+            ],
+        }
+        for inventory_id in inventory_ids
+    ]
+    link = f"/2026-01/inventory-level/locations?Cursor={cursor}" if cursor else None
+    return httpx.Response(
+        200,
+        json={"first": None, "items": items, "last": None, "next": link, "prev": None},
+        headers={"Date": "Mon, 02 Mar 2026 14:55:07 GMT"},
+    )
 
 
 def request() -> FulfillmentRequest:
@@ -64,6 +99,7 @@ class TestShipBobConformance(ConnectorConformance):
                 "order_shipped.json": "order_shipped",
                 "shipment_delivered.json": "shipment_delivered",
                 "shipment_exception.json": "shipment_exception",
+                "inventory_levels_page.json": "inventory_levels",
             },
         ),
         Sample.from_file("order.shipped", FIXTURES / "order_shipped.json"),
@@ -77,10 +113,30 @@ class TestShipBobConformance(ConnectorConformance):
             ok=lambda: httpx.Response(201, json={"id": 200345678, "status": "Processing"}),
         )
     ]
-    waivers = {"pagination": "shipments arrive by webhook; inventory polling is not built yet"}
+    pagination = PaginationCase(
+        method="GET",
+        url=f"{API}/2026-01/inventory-level/locations",
+        call=lambda c: (
+            item
+            for page in c.iter_inventory_levels()  # type: ignore[attr-defined]
+            for item in page["items"]
+        ),
+        pages=lambda: [
+            _levels_page([8471203, 8471377], "eyJwYWdlIjoyfQ"),
+            _levels_page([8471400], "eyJwYWdlIjozfQ"),
+            _levels_page([8471512], None),
+        ],
+        looping_pages=lambda: [
+            _levels_page([8471203], "eyJwYWdlIjoyfQ"),
+            _levels_page([8471377], "eyJwYWdlIjoyfQ"),
+        ],
+        expected_items=4,
+    )
 
     def change(self, sample: Sample, payload: Any) -> Any:
-        if sample.event in ("order_shipped", "order.shipped"):
+        if sample.event == "inventory_levels":
+            payload["counted_at"] = "2026-03-02T16:55:07+00:00"
+        elif sample.event in ("order_shipped", "order.shipped"):
             payload["id"] += 1
         else:
             payload["last_update_at"] = "2026-03-06T10:00:00+00:00"
