@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -34,14 +35,24 @@ from router.transport.inbox import SqliteInbox, run_inbox_worker
 __all__ = ["metrics_route", "serve_embedded"]
 
 
+#: An admin token for every tenant, from the environment: how a hub started with no deployment
+#: file (or before any token is configured) can still be administered and its dashboard opened.
+BOOTSTRAP_TOKEN_ENV = "HUB_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+
 def admin_tokens(deployment: Any, environ: Any = None) -> list[AdminToken]:
-    """The deployment's admin tokens with their secrets resolved (from env or files)."""
-    return [
+    """The deployment's admin tokens with their secrets resolved (from env or files), plus the
+    bootstrap token ``HUB_ADMIN_TOKEN`` when that variable is set."""
+    tokens = [
         AdminToken.from_secret(
             token.name, resolve_reference(token.token, environ), token.role, token.tenants
         )
         for token in deployment.admin.tokens
     ]
+    bootstrap = (os.environ if environ is None else environ).get(BOOTSTRAP_TOKEN_ENV)
+    if bootstrap:
+        tokens.append(AdminToken.from_secret(BOOTSTRAP_TOKEN_ENV, bootstrap, "admin", ["*"]))
+    return tokens
 
 
 def deployment_control(runtime: HubRuntime, environ: Any = None) -> DeploymentControl:
