@@ -41,6 +41,7 @@ from connectors.errors import (
     RetriableError,
     UpstreamUnavailable,
 )
+from connectors.metrics import OUTBOUND_CALLS, OUTBOUND_SECONDS, RATE_LIMITED, outcome_of
 
 __all__ = [
     "HttpClient",
@@ -327,6 +328,7 @@ class HttpClient:
             try:
                 response = self._client.send(request)
             except httpx.TimeoutException:
+                OUTBOUND_CALLS.labels(self.connector, operation, "timeout").inc()
                 error: ConnectorError = ConnectorTimeout(
                     f"{_where(request)} timed out", connector=self.connector, operation=operation
                 )
@@ -334,6 +336,7 @@ class HttpClient:
                 span.set_attribute("error.type", error.code)
                 raise error from None
             except httpx.TransportError as exc:
+                OUTBOUND_CALLS.labels(self.connector, operation, "error").inc()
                 error = UpstreamUnavailable(
                     f"{_where(request)} failed: {type(exc).__name__}",
                     connector=self.connector,
@@ -343,6 +346,10 @@ class HttpClient:
                 span.set_attribute("error.type", error.code)
                 raise error from None
             span.set_attribute("http.response.status_code", response.status_code)
+            OUTBOUND_CALLS.labels(self.connector, operation, outcome_of(response.status_code)).inc()
+            OUTBOUND_SECONDS.labels(self.connector).observe(time.monotonic() - started)
+            if response.status_code == 429:
+                RATE_LIMITED.labels(self.connector).inc()
             logger.info(
                 "%s %s %s -> %s in %.0f ms",
                 self.connector,

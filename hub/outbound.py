@@ -20,10 +20,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from prometheus_client import Counter, Histogram
 
 from connectors.errors import RateLimited, RetriableError
 from hub.ledger.store import Ledger
@@ -44,6 +45,30 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+AVAILABILITY_PUSHES = Counter(
+    "hub_availability_pushes_total",
+    "Available-to-promise pushes to sales channels, by channel and outcome "
+    "(delivered, retry_exhausted, rejected).",
+    ["channel", "outcome"],
+)
+AVAILABILITY_PUSH_DELAY = Histogram(
+    "hub_availability_push_delay_seconds",
+    "From the ledger change (outbox row written) to the channel accepting the new level.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def _count_push(event: OutboxEvent, _destination: str, outcome: str, _reason: str) -> None:
+    if event.event_type != "availability.changed":
+        return
+    AVAILABILITY_PUSHES.labels(str(event.payload.get("channel")), outcome).inc()
+    if outcome == "delivered":
+        created = event.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        AVAILABILITY_PUSH_DELAY.observe(max(0.0, (datetime.now(UTC) - created).total_seconds()))
+
 
 #: The advisory lock key the relay's leader holds ("hubrelay" as a big-endian int64).
 RELAY_LOCK_KEY = int.from_bytes(b"hubrelay", "big")
@@ -127,7 +152,7 @@ def dispatcher_for(runtime: HubRuntime) -> Dispatcher:
                     destinations[name] = _push_action(runtime, connector, channel)
         return list(destinations.items())
 
-    return Dispatcher(routes=routes, dead_letters=runtime.operations)
+    return Dispatcher(routes=routes, dead_letters=runtime.operations, on_result=_count_push)
 
 
 class RelayLeadership:
@@ -252,7 +277,12 @@ async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
     dispatcher = dispatcher_for(runtime)
     routes = dispatcher.routes
     dispatcher.routes = lambda e: [(d, a) for d, a in routes(e) if d == destination]
-    dispatcher.on_result = lambda _e, _d, outcome, _reason: outcomes.append(outcome)
+
+    def record(event: OutboxEvent, destination: str, outcome: str, reason: str) -> None:
+        outcomes.append(outcome)
+        _count_push(event, destination, outcome, reason)
+
+    dispatcher.on_result = record
     await dispatcher.dispatch([event])
     return outcomes[0] if outcomes else "no_destination"
 

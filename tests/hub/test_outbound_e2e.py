@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, open_runtime
@@ -111,6 +113,21 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[HubRuntime, str]]:
         runtime.close()
 
 
+async def _metrics(client: httpx.AsyncClient) -> dict[tuple[str, tuple[Any, ...]], float]:
+    """The hub's /metrics, parsed with Prometheus' own text-format parser."""
+    answer = await client.get("/metrics")
+    assert answer.status_code == 200
+    return _parse(answer.text)
+
+
+def _parse(text: str) -> dict[tuple[str, tuple[Any, ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def _pushed(route: respx.Route) -> list[dict[str, Any]]:
     return [json.loads(call.request.content) for call in route.calls]
 
@@ -134,6 +151,7 @@ async def test_an_order_webhook_ends_as_inventory_pushes_to_the_channel(
         levels = vendor.post(SET_LEVEL).mock(
             side_effect=[httpx.Response(429, headers={"Retry-After": "1"}), *[_level] * 50]
         )
+        before = _parse(generate_latest().decode())  # this process' registry, before serving
         async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
             # the receipts applied before start are pushed first: 10 of each
             await _wait(lambda: len(_pushed(levels)) >= 2, "the opening levels")
@@ -143,6 +161,25 @@ async def test_an_order_webhook_ends_as_inventory_pushes_to_the_channel(
             )
             assert answer.status_code == 200
             await _wait(lambda: len(_pushed(levels)) >= 4, "the levels after the order")
+            after = await _metrics(client)
+
+        def grew(name: str, **labels: str) -> float:
+            key = (name, tuple(sorted(labels.items())))
+            return after.get(key, 0.0) - before.get(key, 0.0)
+
+        delivered = grew("hub_availability_pushes_total", channel="shopify_us", outcome="delivered")
+        assert delivered == len(_pushed(levels)) - 1  # every accepted push, once
+        assert grew("hub_vendor_rate_limited_total", connector="shopify") == 1
+        assert (
+            grew(
+                "hub_outbound_calls_total",
+                connector="shopify",
+                operation="inventory_levels.set",
+                outcome="2xx",
+            )
+            == delivered
+        )
+        assert grew("hub_availability_push_delay_seconds_count") == delivered
 
         assert levels.calls[0].response.status_code == 429  # waited out, then sent again
         pushes = _pushed(levels)
