@@ -59,6 +59,11 @@ class WooCommerceConnector(Connector):
             "orders", mapping.translate_orders, ORDER_EVENTS, source="poll",
             description="A page of GET /wp-json/wc/v3/orders",
         ),
+        "refunds": EventSpec(
+            "refunds", mapping.translate_refunds, ("payment.refunded", "return.requested"),
+            source="poll",
+            description="GET orders/<id> with its GET orders/<id>/refunds (fetch_refunds)",
+        ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
     webhook_verifier = HmacBodyVerifier(
@@ -107,6 +112,27 @@ class WooCommerceConnector(Connector):
             json=mapping.from_canonical_stock(available),
         )
         return load_payload(response.content)
+
+    def fetch_refunds(self, order_id: str) -> dict[str, Any]:
+        """The payload of the ``refunds`` event: the order and every one of its refunds.
+
+        Call it when an order reports refunds (its ``refunds[]``): the refund resources carry the
+        refunded lines, and the order carries what was restocked.
+        """
+        order = load_payload(
+            self.http.request("GET", f"orders/{order_id}", operation="orders.get").content
+        )
+
+        def fetch(page: str | None) -> Any:
+            params = {"per_page": self.config.page_size, "page": page or "1"}
+            return self.http.request(
+                "GET", f"orders/{order_id}/refunds", operation="refunds.list", params=params
+            )
+
+        refunds: list[Any] = []
+        for response in paginate(fetch, LinkHeaderPaginator(param="page")):
+            refunds.extend(load_payload(response.content))
+        return {"order": order, "refunds": refunds}
 
     def iter_orders(self, window: TimeWindow) -> Iterator[Any]:
         """Orders modified in ``window``, page by page (``modified_after``/``modified_before``)."""

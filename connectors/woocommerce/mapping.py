@@ -24,6 +24,18 @@ Field choices (WooCommerce REST API v3, ``/wp-json/wc/v3/orders``):
 * **Refunds** listed in the order's ``refunds[]`` (``{"id", "reason", "total": "-10.00"}``) become
   ``payment.refunded`` events keyed by the refund id, so the order.updated that reports a refund is
   enough; redeliveries and later updates repeat the same keys.
+* **Refund lines and restock** are not in the order: they are in the refund resources
+  (``GET orders/<id>/refunds``). The ``refunds`` event is the order together with its refund list
+  (``{"order": ..., "refunds": [...]}``, assembled by ``WooCommerceConnector.fetch_refunds``). Each
+  refund gives the same ``payment.refunded`` as above (same key, amount from ``amount``, at
+  ``date_created_gmt``) and, when it lists ``line_items``, a ``return.requested`` (key: refund id):
+  one line per refunded item, naming the order line through the item's ``_refunded_item_id`` meta,
+  with the refunded ``quantity`` and ``total`` (negative in the resource; before tax). A refund
+  resource does not say whether stock was restocked (``api_restock`` is write-only); WooCommerce
+  records it on the *order* line as ``_restock_refunded_items``, the units restocked over all its
+  refunds. A line is ``restock=True`` when that covers every unit refunded on the line, ``False``
+  when it is absent or 0; anything in between cannot be attributed to a refund and is refused,
+  naming the field, rather than guessed.
 * **Keys**: orders use ``(order id, date_modified_gmt)``, as Shopify does, so a webhook and a poll
   of the same version agree.
 """
@@ -40,6 +52,7 @@ from canonical.order import (
     Discount,
     Order,
     OrderLine,
+    OrderRef,
     OrderTotals,
     PaymentStatus,
     ShippingLine,
@@ -47,11 +60,18 @@ from canonical.order import (
 )
 from canonical.party import Address, Customer
 from canonical.payment import PaymentEvent, PaymentEventKind
+from canonical.returns import ReturnLine, ReturnRequest, ReturnStatus
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
 from connectors.translate import Fields, build, envelope
 
-__all__ = ["from_canonical_stock", "to_canonical_order", "translate_order", "translate_orders"]
+__all__ = [
+    "from_canonical_stock",
+    "to_canonical_order",
+    "translate_order",
+    "translate_orders",
+    "translate_refunds",
+]
 
 CONNECTOR = "woocommerce"
 
@@ -276,30 +296,152 @@ def translate_order(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     ]
     for refund in fields.objs("refunds"):
         amount = refund.money("total", order.currency)
-        if amount.is_zero():
+        if not amount.is_zero():
+            envelopes.append(
+                _refund_payment(ctx, fields, order.ref, refund, abs(amount), order.updated_at)
+            )
+    return envelopes
+
+
+def _refund_payment(
+    ctx: TranslationContext,
+    order: Fields,
+    ref: OrderRef,
+    refund: Fields,
+    amount: Money,
+    occurred_at: datetime,
+) -> Envelope:
+    """``payment.refunded`` for one WooCommerce refund, keyed by its id wherever it is read."""
+    event = build(
+        PaymentEvent,
+        refund.path,
+        tenant=ctx.tenant,
+        kind=PaymentEventKind.REFUNDED,
+        provider=f"woocommerce:{order.opt_str('payment_method') or 'unknown'}",
+        payment_id=order.opt_str("transaction_id") or f"order-{ref.external_id}",
+        transaction_id=refund.id("id"),
+        order=ref,
+        amount=amount,
+        occurred_at=occurred_at,
+        reason=refund.opt_str("reason"),
+    )
+    return envelope(
+        ctx,
+        CONNECTOR,
+        event,
+        event_type="payment.refunded",
+        source_ids=("refund", refund.id("id")),
+        occurred_at=occurred_at,
+        correlation_id=ref.key,
+    )
+
+
+def _meta(obj: Fields, key: str) -> str | None:
+    """The value of a ``meta_data[]`` entry by key (WooCommerce's item meta)."""
+    for entry in obj.objs("meta_data"):
+        if entry.opt_str("key") == key:
+            return entry.opt_str("value")
+    return None
+
+
+def _restocked(order: Fields, refunds: list[Fields]) -> dict[str, bool]:
+    """Order line id -> whether its refunded units went back to stock (see the docstring)."""
+    refunded: dict[str, int] = {}
+    for refund in refunds:
+        for item in refund.objs("line_items"):
+            line_id = _refunded_item(item)
+            refunded[line_id] = refunded.get(line_id, 0) + abs(item.int("quantity"))
+    verdict: dict[str, bool] = {}
+    for line in order.objs("line_items"):
+        line_id = line.id("id")
+        restocked = _meta(line, "_restock_refunded_items") or "0"
+        if not restocked.isdigit():
+            raise line.fail("meta_data", f"_restock_refunded_items {restocked!r} is not a count")
+        units, total = int(restocked), refunded.get(line_id, 0)
+        if 0 < units < total:
+            raise line.fail(
+                "meta_data",
+                f"{units} of the {total} units refunded on line {line_id} were restocked; "
+                "WooCommerce does not record which refund restocked them",
+            )
+        verdict[line_id] = units > 0
+    return verdict
+
+
+def _check_parent(refund: Fields, order_id: str) -> None:
+    """A refund resource links its order (``_links.up``); refuse one of another order."""
+    links = refund.opt_obj("_links")
+    for up in links.objs("up") if links else ():
+        href = up.opt_str("href") or ""
+        if not href.rstrip("/").endswith(f"/orders/{order_id}"):
+            raise up.fail("href", f"the refund belongs to another order than {order_id}")
+
+
+def _refunded_item(item: Fields) -> str:
+    line_id = _meta(item, "_refunded_item_id")
+    if not line_id:
+        raise item.fail("meta_data", "names no _refunded_item_id (the refunded order line)")
+    return line_id
+
+
+def translate_refunds(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+    """An order and its refund resources: payments refunded and the lines they return."""
+    body = Fields(raw)
+    order = body.obj("order")
+    currency = order.currency("currency")
+    ref = build(OrderRef, "order.id", channel=ctx.instance, external_id=order.id("id"))
+    refunds = list(body.objs("refunds"))
+    restock = _restocked(order, refunds)
+    skus = {line.id("id"): line.opt_str("sku") for line in order.objs("line_items")}
+    envelopes: list[Envelope] = []
+    for refund in refunds:
+        _check_parent(refund, ref.external_id)
+        created = _gmt(refund, "date_created_gmt")
+        amount = refund.money("amount", currency)
+        if not amount.is_zero():
+            envelopes.append(_refund_payment(ctx, order, ref, refund, abs(amount), created))
+        lines = []
+        for item in refund.objs("line_items"):
+            line_id = _refunded_item(item)
+            if line_id not in restock:
+                raise item.fail("meta_data", f"refunds order line {line_id}, which the order lacks")
+            quantity = abs(item.int("quantity"))
+            if quantity == 0:
+                continue  # an amount-only refund against the line returns nothing
+            lines.append(
+                build(
+                    ReturnLine,
+                    item.path,
+                    line_id=line_id,
+                    sku=item.opt_str("sku") or skus[line_id],
+                    quantity=quantity,
+                    restock=restock[line_id],
+                    refund_amount=abs(item.money("total", currency)),
+                    note=refund.opt_str("reason"),
+                )
+            )
+        if not lines:
             continue
-        event = build(
-            PaymentEvent,
+        rma = build(
+            ReturnRequest,
             refund.path,
             tenant=ctx.tenant,
-            kind=PaymentEventKind.REFUNDED,
-            provider=f"woocommerce:{fields.opt_str('payment_method') or 'unknown'}",
-            payment_id=fields.opt_str("transaction_id") or f"order-{order.external_id}",
-            transaction_id=refund.id("id"),
-            order=order.ref,
-            amount=abs(amount),
-            occurred_at=order.updated_at,
-            reason=refund.opt_str("reason"),
+            rma_id=f"refund-{refund.id('id')}",
+            order=ref,
+            status=ReturnStatus.AUTHORIZED,
+            lines=lines,
+            requested_at=created,
+            updated_at=created,
         )
         envelopes.append(
             envelope(
                 ctx,
                 CONNECTOR,
-                event,
-                event_type="payment.refunded",
+                rma,
+                event_type="return.requested",
                 source_ids=("refund", refund.id("id")),
-                occurred_at=order.updated_at,
-                correlation_id=order.key,
+                occurred_at=created,
+                correlation_id=ref.key,
             )
         )
     return envelopes

@@ -73,8 +73,9 @@ NOT_ACCEPTED: dict[str, str] = {
     "easypost/event_retrieve.json": "GET /events/:id omits the result the webhook carries",
     "easypost/shipment_buy.json": "a label purchase response (read by EasyPostConnector.buy_label)",
     "woocommerce/rest_v3_order_refund_retrieve.json": (
-        "a refund resource names neither currency nor order in its body; refunds are read from "
-        "the order's refunds[]"
+        "a refund resource alone names neither its currency nor what was restocked: the refunds "
+        "event pairs it with its order (WooCommerceConnector.fetch_refunds), and order 723 is "
+        "not among the samples"
     ),
     "amazon_sp_api/orders_v0_getOrderItems_example.json": (
         "items alone are not an order: the poll attaches them to their order (and this example "
@@ -139,3 +140,18 @@ def test_easypost_published_test_vector_verifies() -> None:
         },
         body,
     )
+
+
+def test_woocommerce_refund_sample_translates_with_its_order() -> None:
+    """The published refund resource, paired as fetch_refunds pairs it with (a stub of) order 723."""
+    refund = load_payload(
+        (SAMPLES / "woocommerce" / "rest_v3_order_refund_retrieve.json").read_bytes()
+    )
+    order = {"id": 723, "currency": "USD", "payment_method": "bacs", "line_items": []}
+    envelopes = get_connector("woocommerce").translate(
+        "refunds", {"order": order, "refunds": [refund]}, CTX
+    )
+    assert [e.event_type for e in envelopes] == ["payment.refunded"]  # no lines refunded
+    assert str(envelopes[0].payload.amount.amount) == "10.00"  # type: ignore[union-attr]
+    for envelope in envelopes:
+        validate_envelope(envelope)

@@ -68,6 +68,8 @@ class TestWooCommerceConformance(ConnectorConformance):
             "order_cancelled.json": "order.updated",
             "order_updated_partial_refund.json": "order.updated",
             "orders_page.json": "orders",
+            "refunds_restocked.json": "refunds",
+            "refunds_not_restocked.json": "refunds",
         },
     )
     outbound = [
@@ -114,16 +116,20 @@ class TestWooCommerceConformance(ConnectorConformance):
         "cancellation_after_invoice": (_sample("order_cancelled.json"),),
         "ids_above_2_53": (_sample("order_created.json", "order.created"),),
         "deleted_product": (_sample("order_created.json", "order.created"),),
+        "partial_refund_with_restock": (_sample("refunds_restocked.json", "refunds"),),
+        "partial_refund_without_restock": (_sample("refunds_not_restocked.json", "refunds"),),
     }
     behaviour_expectations = {"ids_above_2_53": "9007199254740993"}
     waivers = {
         "partial_fulfilment": "WooCommerce core has no shipments; a 3PL or carrier reports them",
-        "partial_refund_with_restock": "the order payload lists refund totals without lines",
-        "partial_refund_without_restock": "the order payload lists refund totals without lines",
         "shop_vs_presentment_currency": "WooCommerce core sells each order in one currency",
     }
 
     def change(self, sample: Sample, payload: Any) -> Any:
+        if sample.event == "refunds":  # a further refund: new resources, new ids
+            for refund in payload["refunds"]:
+                refund["id"] += 100
+            return payload
         orders = payload if isinstance(payload, list) else [payload]
         for order in orders:
             order["date_modified_gmt"] = "2026-03-06T08:00:00"
