@@ -63,6 +63,7 @@ def run(
     from hub.config.model import Deployment
     from hub.runtime import open_runtime
     from hub.serve import serve_embedded
+    from hub.telemetry import configure_tracing
 
     try:
         deployment = load_deployment(config) if config else Deployment()
@@ -70,6 +71,7 @@ def run(
         for problem in exc.problems:
             console.print(str(problem), markup=False, highlight=False)
         raise typer.Exit(1) from None
+    provider = configure_tracing(deployment.telemetry, process="run")
     runtime = open_runtime(deployment, ledger_url=ledger, auto_migrate=True)
     _remember_deployment(runtime, config)
     listen_host = host or deployment.ingress.host
@@ -84,3 +86,5 @@ def run(
         pass
     finally:
         runtime.close()
+        if provider is not None:
+            provider.shutdown()  # flush the spans still batched

@@ -34,11 +34,17 @@ def ingress(
 ) -> None:
     """The webhook ingress alone: verify, publish to Redis Streams, answer."""
     from hub.scale import serve_ingress
+    from hub.telemetry import configure_tracing
 
     deployment = _load(config)
+    provider = configure_tracing(deployment.telemetry, process="ingress")
     listen_host, listen_port = host or deployment.ingress.host, port or deployment.ingress.port
     console.print(f"ingress listening on http://{listen_host}:{listen_port}")
-    asyncio.run(serve_ingress(deployment, host=listen_host, port=listen_port))
+    try:
+        asyncio.run(serve_ingress(deployment, host=listen_host, port=listen_port))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the spans still batched
 
 
 def worker(
@@ -48,8 +54,10 @@ def worker(
 ) -> None:
     """A routing worker: consumes the streams and applies to the ledger; run several."""
     from hub.scale import run_worker, worker_runtime
+    from hub.telemetry import configure_tracing
 
     deployment = _load(config)
+    provider = configure_tracing(deployment.telemetry, process="worker")
     runtime, client = worker_runtime(deployment, ledger_url=ledger)
 
     async def main() -> None:
@@ -70,3 +78,5 @@ def worker(
         asyncio.run(main())
     finally:
         runtime.close()
+        if provider is not None:
+            provider.shutdown()

@@ -176,6 +176,32 @@ class AdminConfig(BaseModel):
     tokens: list[AdminToken] = Field(default_factory=list)
 
 
+class TelemetryConfig(BaseModel):
+    """Where the hub's OpenTelemetry traces go, and how many are kept."""
+
+    model_config = _Closed
+    exporter: Literal["none", "console", "otlp-http", "otlp-grpc"] = Field(
+        default="none",
+        description="none (no spans leave the process), console (stdout, for a look), or OTLP to "
+        "a collector over HTTP/protobuf or gRPC.",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description="The collector: http://host:4318/v1/traces (otlp-http) or host:4317 "
+        "(otlp-grpc). Default: the OTEL_EXPORTER_OTLP_* environment, then localhost.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers for the collector (e.g. an API key), each as env:NAME or "
+        "file:/path, never inline.",
+    )
+    sample_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=1.0,
+        description="Share of new traces kept; a trace started upstream keeps its sampling.",
+    )
+    service_name: str = "commerce-hub"
+
+
 class Deployment(BaseModel):
     """A whole deployment file."""
 
@@ -184,5 +210,6 @@ class Deployment(BaseModel):
     tenants: dict[Slug, TenantConfig] = Field(default_factory=dict)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)

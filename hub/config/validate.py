@@ -325,6 +325,19 @@ def validate_text(
                 collector.add(
                     ("admin", "tokens", index, "token"), f"admin token {token.name!r}: {exc}"
                 )
+    for name, reference in deployment.telemetry.headers.items():
+        path = ("telemetry", "headers", name)
+        if not reference.startswith(("env:", "file:")):
+            collector.add(
+                path,
+                f"telemetry header {name!r} must be a reference (env:NAME or file:/path), "
+                "never the value itself",
+            )
+        elif check_secrets:
+            try:
+                resolve_reference(reference, os.environ if environ is None else environ)
+            except MissingSecretError as exc:
+                collector.add(path, f"telemetry header {name!r}: {exc}")
     for index, token in enumerate(deployment.admin.tokens):
         for position, tenant in enumerate(token.tenants):
             if tenant != "*" and tenant not in deployment.tenants:
