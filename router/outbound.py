@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from router.ports import DeadLetter, DeadLetterStore, RawMessage, describe
 from router.retry import RetryPolicy, backoff_delay, is_transient, run_with_retries
+from router.tracing import outbound_span
 
 __all__ = [
     "Dispatcher",
@@ -135,8 +136,17 @@ class Dispatcher:
         await asyncio.gather(*calls)
 
     async def _call(self, event: OutboxEvent, destination: str, action: OutboundAction) -> None:
+        attributes = {
+            "hub.tenant": event.tenant,
+            "hub.event_type": event.event_type,
+            "hub.destination": destination,
+            "hub.outbox_id": event.id,
+        }
         try:
-            await run_with_retries(lambda: action(event), self.policy)
+            with outbound_span(
+                event.traceparent, f"hub.outbound {event.event_type} {destination}", attributes
+            ):
+                await run_with_retries(lambda: action(event), self.policy)
         except Exception as exc:  # noqa: BLE001 - every failure ends as a dead letter, never lost
             reason = describe(exc)
             outcome = "retry_exhausted" if is_transient(exc) else "rejected"

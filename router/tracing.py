@@ -22,7 +22,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from router.ports import RawMessage
 
-__all__ = ["message_span", "stage_span", "trace_id_of", "traceparent_of"]
+__all__ = ["message_span", "outbound_span", "stage_span", "trace_id_of", "traceparent_of"]
 
 _tracer = trace.get_tracer("commerce_hub.router")
 _propagator = TraceContextTextMapPropagator()
@@ -72,6 +72,32 @@ def stage_span(
         raise
     finally:
         span.end(end_time=end_time)
+
+
+@contextmanager
+def outbound_span(
+    traceparent: str | None, name: str, attributes: Mapping[str, Any]
+) -> Iterator[Span]:
+    """The current span of one outbound action (a push to a channel) caused by a ledger change.
+
+    Its parent is the message whose change the ledger's outbox recorded, so the trace of an order
+    webhook continues to the inventory push it caused; the connector's HTTP spans nest inside.
+    """
+    parent = _propagator.extract({"traceparent": traceparent} if traceparent else {})
+    with _tracer.start_as_current_span(
+        name,
+        context=parent,
+        kind=SpanKind.PRODUCER,
+        attributes=dict(attributes),
+        record_exception=False,  # exception messages can quote vendor answers
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
 
 
 def traceparent_of(span: Span) -> str | None:
