@@ -19,6 +19,7 @@ from canonical.lifecycle import INITIAL_STATE, TRANSITIONS, OrderState, lifecycl
 from canonical.schemas import PUBLISHED_MODELS, generate_schema
 from hub import __version__
 from hub.connectors_cli import connectors_app, translate
+from hub.demo import demo
 from hub.deploy_cli import deploy
 from hub.ingest_cli import ingest
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
@@ -237,6 +238,7 @@ app.command("ingress")(ingress)
 app.command("worker")(worker)
 app.command("ingest")(ingest)
 app.command("deploy")(deploy)
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -1,0 +1,387 @@
+"""``hub demo``: a whole simulated day of an ecommerce business through the real hub, in one command.
+
+No servers, accounts or configuration: the demo starts the vendor simulation on localhost, writes a
+deployment file that points unmodified connectors at it, loads the catalogue and the starting stock
+into the embedded ledger, starts the embedded hub (``hub.serve.serve_embedded``, as ``hub run``
+does), and lets the vendors do their day: webhooks through the real ingress (signed, duplicated,
+late, forged), Amazon orders polled page by page, stock pushed back to every channel by the outbox
+relay. It waits until everything is drained and prints a summary read back from the ledger.
+
+The ledger is the embedded default file (``$HUB_HOME/ledger.sqlite3``), so ``hub ledger
+positions``, ``hub orders show``, ``hub trace``, ``hub dlq list`` and ``hub review list`` explore
+the run without being told where it is. A ledger that another run of the hub (not the demo) left
+there is never touched: the demo refuses and says how to point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from simulation.scenario import Scenario
+
+__all__ = ["DemoRun", "demo", "run_demo"]
+
+console = Console(stderr=True, soft_wrap=True)
+MARKER = "demo-ledger.json"
+
+
+class DemoError(Exception):
+    """The demo cannot run here (the message says why and what to do)."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fresh_ledger() -> Path:
+    """The embedded default ledger file, emptied if (and only if) an earlier demo left it."""
+    from hub.ledger.url import parse_ledger_url, resolve_ledger_url
+
+    target = parse_ledger_url(resolve_ledger_url(None))
+    if target.kind != "sqlite":
+        raise DemoError(
+            "HUB_LEDGER_URL points at PostgreSQL; the demo runs on the embedded SQLite ledger. "
+            "Unset HUB_LEDGER_URL (or set HUB_HOME to an empty folder) and run it again."
+        )
+    path = Path(target.location).expanduser()
+    marker = path.with_name(MARKER)
+    if path.exists() and not marker.exists():
+        raise DemoError(
+            f"{path} holds a ledger that the demo did not make; it is left alone. "
+            "Run the demo with HUB_HOME set to another folder (e.g. HUB_HOME=./.hub-demo/home)."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for name in (path.name, "inbox.sqlite3"):
+        for suffix in ("", "-wal", "-shm"):
+            (path.with_name(name + suffix)).unlink(missing_ok=True)
+    return path
+
+
+@dataclass
+class DemoRun:
+    """The live state of one run, for the progress display and the summary."""
+
+    scenario: Scenario
+    started: float = field(default_factory=time.monotonic)
+    compression: float = 1.0
+    sent: int = 0
+    finished: int = 0
+    polled: int = 0
+    processed: int = 0
+    backlog: int = 0
+    held: int = 0
+    dead: int = 0
+    rate: float = 0.0
+
+    def simulated_second(self) -> float:
+        from simulation.scenario import DAY
+
+        return min(DAY, (time.monotonic() - self.started) * self.compression)
+
+
+def _stock_envelopes(scenario: Scenario) -> list[Any]:
+    """The starting stock as the warehouse system would report it: one receipt per position."""
+    from canonical import Envelope, MovementKind, SourceRef, StockMovement
+    from simulation.orders import DAY_START
+
+    envelopes = []
+    for (sku, location), units in sorted(scenario.catalogue.stock.items()):
+        movement = StockMovement(
+            tenant=scenario.catalogue.tenant, movement_id=f"opening-{sku}-{location}",
+            kind=MovementKind.RECEIPT, sku=sku, location=location, quantity=units,
+            occurred_at=DAY_START - timedelta(hours=6), reason="opening stock",
+        )  # fmt: skip
+        envelopes.append(
+            Envelope.wrap(
+                movement,
+                event_type="stock.moved",
+                source=SourceRef(connector="wms", instance="wms"),
+                source_ids=(movement.movement_id,),
+                occurred_at=movement.occurred_at,
+            )
+        )
+    return envelopes
+
+
+def _load_master_data(runtime: Any, scenario: Scenario, files: Any) -> None:
+    """Catalogue (as ``hub catalog import`` loads it), list prices, and the opening stock."""
+    from hub.ledger.catalog import import_catalog
+    from hub.ledger.dialect import SqliteDialect
+    from hub.ledger.url import parse_ledger_url
+
+    import_catalog(runtime.ledger, files.locations_csv)
+    import_catalog(runtime.ledger, files.skus_csv)
+    # `hub catalog import` has no price column yet; the pricing rule reads catalog_prices.
+    db = SqliteDialect(parse_ledger_url(runtime.ledger_url).location)
+    try:
+        tenant, currency = scenario.catalogue.tenant, scenario.catalogue.currency
+        db.begin_write()
+        for product in scenario.catalogue.products:
+            for channel in scenario.facts.orders:
+                db.execute(
+                    "INSERT INTO catalog_prices (tenant, channel, sku, currency, amount) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (tenant, channel, product.sku, currency, str(product.price)),
+                )
+        db.commit()
+    finally:
+        db.close()
+    runtime.catalog.reload()
+    results = runtime.ledger.apply(_stock_envelopes(scenario))
+    refused = [r for r in results if r.outcome == "rejected"]
+    if refused:
+        raise DemoError(f"the opening stock was refused: {refused[0].reason}")
+
+
+async def _poll_amazon(runtime: Any, run: DemoRun, inbox: Any, stop: asyncio.Event) -> None:
+    """Poll getOrders as the hub's Amazon poller would, and store each order as it is read."""
+    from canonical import new_message_id
+    from connectors.base import dump_payload
+    from connectors.pagination import TimeWindow
+    from router.ports import RawMessage
+    from simulation.orders import DAY_START
+    from simulation.scenario import DAY
+
+    connector = runtime.instances[(run.scenario.catalogue.tenant, "amazon_us")]
+    since = DAY_START
+    while True:
+        last = stop.is_set()
+        until = DAY_START + timedelta(seconds=DAY if last else int(run.simulated_second()))
+        if until > since:
+            window = TimeWindow(since, until)
+            orders = await asyncio.to_thread(lambda w=window: list(connector.iter_orders(w)))
+            raws = [
+                RawMessage(
+                    id=str(new_message_id()),
+                    tenant=run.scenario.catalogue.tenant,
+                    instance="amazon_us",
+                    event="getOrder",
+                    body=dump_payload(order),
+                    received_at=datetime.now(UTC),
+                    headers={"x-hub-polled": "getOrders"},
+                )
+                for order in orders
+            ]
+            if raws:
+                await asyncio.to_thread(inbox.put, raws)
+            run.polled += len(raws)
+            since = until
+        if last:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _deliver_day(run: DemoRun, sender: Any) -> None:
+    """Send each delivery when its moment of the compressed day comes (retries run alongside)."""
+    limit = asyncio.Semaphore(32)
+
+    async def one(delivery: Any) -> None:
+        async with limit:
+            run.sent += 1
+            await sender.send(delivery)
+        run.finished += 1
+
+    tasks = []
+    for delivery in run.scenario.deliveries:
+        due = run.started + delivery.at / run.compression
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        tasks.append(asyncio.create_task(one(delivery)))
+    await asyncio.gather(*tasks)
+
+
+def _progress(run: DemoRun) -> Table:
+    from simulation.orders import DAY_START
+
+    clock = (DAY_START + timedelta(seconds=run.simulated_second())).strftime("%H:%M")
+    table = Table(title=f"hub demo: seed {run.scenario.seed}, simulated time {clock}", box=None)
+    for column in ("webhooks sent", "amazon polled", "processed", "msgs/s", "backlog",
+                   "held (review+exception)", "dead letters"):  # fmt: skip
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{run.finished}/{len(run.scenario.deliveries)}", str(run.polled), str(run.processed),
+        f"{run.rate:.0f}", str(run.backlog), str(run.held), str(run.dead),
+    )  # fmt: skip
+    return table
+
+
+async def _watch(runtime: Any, run: DemoRun, inbox: Any, stop: asyncio.Event, live: Any) -> None:
+    last_count, last_time = 0, time.monotonic()
+    while not stop.is_set():
+        stats = await asyncio.to_thread(inbox.stats)
+        run.backlog = stats.pending
+        run.processed = await asyncio.to_thread(runtime.ledger.processed_count)
+        now = time.monotonic()
+        run.rate = 0.7 * run.rate + 0.3 * (run.processed - last_count) / max(now - last_time, 1e-3)
+        last_count, last_time = run.processed, now
+        run.held, run.dead = _open_counts(runtime)
+        if live is not None:
+            live.update(_progress(run))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+def _open_counts(runtime: Any) -> tuple[int, int]:
+    """(open held messages, open dead letters), from the operations store the router writes."""
+    ops = runtime.operations
+    held = sum(depth.open for depth in ops.queue_depths())
+    return held, sum(ops.open_dead_letters_by_tenant().values())
+
+
+async def _drained(runtime: Any, inbox: Any) -> None:
+    """Wait until nothing is left: the inbox empty and the outbox relayed (pushes finished)."""
+    quiet = 0
+    while quiet < 3:
+        pending = (await asyncio.to_thread(inbox.stats)).pending
+        unpublished = await asyncio.to_thread(runtime.ledger.unpublished, 1)
+        quiet = quiet + 1 if pending == 0 and not unpublished else 0
+        await asyncio.sleep(0.2)
+
+
+async def run_demo(
+    *, orders: int, seed: int, folder: Path, seconds: float, live: bool
+) -> dict[str, Any]:
+    """Run the day and return the summary (see :mod:`hub.demo_summary`)."""
+    from hub.config import load_deployment
+    from hub.demo_files import TENANT, write_demo_files
+    from hub.demo_summary import summarize
+    from hub.runtime import embedded_inbox_path, open_runtime
+    from hub.serve import serve_embedded
+    from router.transport.inbox import SqliteInbox
+    from simulation import generate
+    from simulation.journal import FaultPlan
+    from simulation.scenario import DAY
+    from simulation.sender import WebhookSender
+    from simulation.server import SimulationServer, World
+
+    ledger_path = _fresh_ledger()
+    scenario = generate(seed, orders)
+    run = DemoRun(scenario, compression=DAY / seconds)
+    world = World.for_scenario(scenario, clock=run.simulated_second, faults=FaultPlan(seed=seed))
+    port = _free_port()
+    with SimulationServer(world) as sim:
+        files = write_demo_files(folder, scenario.catalogue, sim.url, port)
+        runtime = open_runtime(load_deployment(files.deployment), auto_migrate=True)
+        ledger_path.with_name(MARKER).write_text(
+            json.dumps({"seed": seed, "orders": orders, "folder": str(folder.resolve())}) + "\n"
+        )
+        inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
+        try:
+            _load_master_data(runtime, scenario, files)
+            started, stop_hub, stop_side = asyncio.Event(), asyncio.Event(), asyncio.Event()
+            hub = asyncio.create_task(
+                serve_embedded(runtime, host="127.0.0.1", port=port, on_started=started.set,
+                               should_exit=stop_hub)
+            )  # fmt: skip
+            await asyncio.wait_for(started.wait(), 15)
+            sender = WebhookSender(f"http://127.0.0.1:{port}", TENANT, files.webhook_secrets,
+                                   compression=run.compression)  # fmt: skip
+            run.started = time.monotonic()
+            display = Live(_progress(run), console=console, refresh_per_second=4) if live else None
+            if display is not None:
+                display.start()
+            watcher = asyncio.create_task(_watch(runtime, run, inbox, stop_side, display))
+            poller = asyncio.create_task(_poll_amazon(runtime, run, inbox, stop_side))
+            try:
+                await _deliver_day(run, sender)
+                stop_side.set()
+                await poller
+                await _drained(runtime, inbox)
+            finally:
+                stop_side.set()
+                await asyncio.gather(watcher, return_exceptions=True)
+                if display is not None:
+                    display.update(_progress(run))
+                    display.stop()
+                await sender.aclose()
+                stop_hub.set()
+                await asyncio.wait_for(hub, 30)
+            elapsed = time.monotonic() - run.started
+        finally:
+            inbox.close()
+            runtime.close()
+        return summarize(str(ledger_path), scenario, sender.attempts, world.journal.calls(),
+                         seconds=elapsed, polled=run.polled)  # fmt: skip
+
+
+def _print_summary(summary: dict[str, Any], folder: Path) -> None:
+    out = Console(soft_wrap=True)
+    webhooks = summary["webhooks"]
+    latency = summary["latency_ms"]
+    table = Table(title=f"hub demo summary (seed {summary['seed']}, {summary['seconds']} s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("orders", summary["orders_total"]),
+        ("orders by state", ", ".join(f"{k} {v}" for k, v in summary["orders_by_state"].items())),
+        ("oversold units", summary["oversold_units"]),
+        ("reviews / exceptions", f"{summary['reviews']} / {summary['exceptions']}"),
+        ("dead letters", summary["dead_letters"]),
+        ("webhooks accepted / deliveries", f"{webhooks['accepted']} / {webhooks['deliveries']}"),
+        ("duplicates delivered (applied once)", webhooks["duplicates_delivered"]),
+        ("forged refused / sent", f"{webhooks['forged_refused']} / {webhooks['forged_sent']}"),
+        ("amazon orders polled", summary["amazon_orders_polled"]),
+        ("webhook -> ledger p50 / p99 ms",
+         f"{latency['webhook_to_ledger_p50']} / {latency['webhook_to_ledger_p99']}"),
+        ("webhook -> channel push p50 / p99 ms",
+         f"{latency['webhook_to_channel_push_p50']} / {latency['webhook_to_channel_push_p99']}"),
+    ]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, str(value))
+    out.print(table)
+    flash = Table(title="flash sale: stock, sold, available to promise per channel (last push)")
+    for column in ("sku", "stock", "demand", "sold", "shopify_us", "woo_us", "amazon_us"):
+        flash.add_column(column, justify="right")
+    for sku, row in summary["flash_sale"].items():
+        cells = [f"{row['available_to_promise'][ch]} ({row['last_pushed'][ch]})"
+                 for ch in ("shopify_us", "woo_us", "amazon_us")]  # fmt: skip
+        flash.add_row(sku, str(row["stock"]), str(row["demand"]), str(row["sold"]), *cells)
+    out.print(flash)
+    out.print(
+        f"Deployment: {folder / 'deploy.yaml'}. Explore the ledger it left: hub ledger positions, "
+        "hub orders show KEY, hub review list, hub dlq list, hub trace MESSAGE_ID."
+    )
+
+
+def demo(
+    orders: Annotated[int, typer.Option("--orders", min=10, help="Orders in the day.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Fixes the day's traffic.")] = 7,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Where the deployment, secrets and catalogue are written.")
+    ] = Path(".hub-demo"),
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1.0, help="Real seconds the simulated day takes.")
+    ] = 10.0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No live progress.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """A simulated day of traffic from every vendor through the embedded hub, then a summary."""
+    try:
+        summary = asyncio.run(
+            run_demo(orders=orders, seed=seed, folder=folder, seconds=seconds,
+                     live=not (quiet or as_json))
+        )  # fmt: skip
+    except DemoError as exc:
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        _print_summary(summary, folder)

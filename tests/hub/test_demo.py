@@ -1,0 +1,151 @@
+"""``hub demo``: a day of every vendor through the embedded hub, checked against the ledger it
+leaves and against what the scenario did."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulation import generate
+
+ORDERS, SEED = 300, 7
+
+
+def _hub(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUB_HOME": str(home)}
+    env.pop("HUB_LEDGER_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], env=env, cwd=cwd, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    place = tmp_path_factory.mktemp("demo")
+    home = place / "home"
+    started = time.monotonic()
+    done = _hub("demo", "--orders", str(ORDERS), "--seed", str(SEED), "--json",
+                home=home, cwd=place)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    db = sqlite3.connect(home / "ledger.sqlite3")
+    yield {"summary": summary, "elapsed": elapsed, "home": home, "place": place, "db": db}
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return generate(SEED, ORDERS)
+
+
+def test_it_finishes_well_under_a_minute_with_the_promised_figures(run) -> None:
+    summary = run["summary"]
+    assert run["elapsed"] < 60
+    for key in ("orders_total", "oversold_units", "dead_letters", "reviews", "exceptions"):
+        assert isinstance(summary[key], int)
+    latency = summary["latency_ms"]
+    for key in ("webhook_to_ledger", "webhook_to_channel_push"):
+        assert 0 < latency[f"{key}_p50"] <= latency[f"{key}_p99"]
+
+
+def test_no_unit_is_oversold_while_the_flash_sale_sells_out_everywhere(run, scenario) -> None:
+    summary = run["summary"]
+    assert summary["oversold_units"] == 0
+    for product in scenario.catalogue.flash:
+        row = summary["flash_sale"][product.sku]
+        assert row["demand"] > row["stock"] == row["sold"]
+        assert set(row["available_to_promise"].values()) == {0}
+        assert set(row["last_pushed"].values()) == {0}  # each channel was told: sold out
+
+
+def test_forgeries_are_refused_and_never_reach_the_ledger(run, scenario) -> None:
+    webhooks = run["summary"]["webhooks"]
+    assert webhooks["forged_sent"] == webhooks["forged_refused"] == len(scenario.facts.forged)
+    real = {key for keys in scenario.facts.orders.values() for key in keys}
+    stored = {key for (key,) in run["db"].execute("SELECT order_key FROM orders")}
+    assert stored <= real
+
+
+def test_each_duplicate_counts_once(run, scenario) -> None:
+    assert run["summary"]["webhooks"]["duplicates_delivered"] == len(scenario.facts.duplicates)
+    assert run["summary"]["orders_total"] == scenario.facts.orders_total
+    # a payment delivered twice is captured once: nothing captured more than the order's total
+    doubled = (
+        run["db"]
+        .execute("SELECT COUNT(*) FROM orders WHERE captured_minor > total_minor")
+        .fetchone()[0]
+    )
+    assert doubled == 0
+    captured = (
+        run["db"]
+        .execute(
+            "SELECT COUNT(*) FROM orders WHERE channel = 'woo_us' AND captured_minor = total_minor"
+        )
+        .fetchone()[0]
+    )
+    assert captured > 0
+
+
+def test_the_summary_agrees_with_the_ledger_it_leaves(run, scenario) -> None:
+    db, summary = run["db"], run["summary"]
+    stored = {k for (k,) in db.execute("SELECT order_key FROM orders")}
+    held = {k for (k,) in db.execute(
+        "SELECT order_key FROM held_messages WHERE status = 'open' AND order_key IS NOT NULL")}  # fmt: skip
+    assert summary["orders_total"] == len(stored | held)
+    queues = dict(db.execute(
+        "SELECT queue, COUNT(*) FROM held_messages WHERE status = 'open' GROUP BY queue"))  # fmt: skip
+    assert summary["reviews"] == queues.get("review", 0) > 0
+    assert summary["exceptions"] == queues.get("exception", 0) > 0
+    dead = db.execute("SELECT COUNT(*) FROM dead_letters WHERE status = 'open'").fetchone()[0]
+    assert summary["dead_letters"] == dead
+    for sku, reserved, shipped in db.execute(
+        "SELECT sku, SUM(reserved), SUM(shipped) FROM order_lines WHERE sku IS NOT NULL GROUP BY sku"
+    ):
+        assert reserved + shipped <= scenario.catalogue.total_stock(sku)
+    states = dict(db.execute("SELECT state, COUNT(*) FROM orders GROUP BY state"))
+    assert {k: v for k, v in summary["orders_by_state"].items() if k != "held"} == states
+    # the rule-breaking orders wait for a person instead of reaching the ledger
+    rule_breakers = set(scenario.facts.price_mismatch + scenario.facts.high_value
+                        + scenario.facts.unknown_sku)  # fmt: skip
+    assert rule_breakers <= held
+    assert not rule_breakers & stored
+
+
+def test_operator_commands_find_the_demo_ledger_without_being_told(run, scenario) -> None:
+    positions = _hub("ledger", "positions", "--json", home=run["home"], cwd=run["place"])
+    assert positions.returncode == 0, positions.stderr
+    skus = {p["sku"] for p in json.loads(positions.stdout)["positions"]}
+    assert {p.sku for p in scenario.catalogue.products} <= skus
+    key = scenario.facts.shipped[0]
+    order = _hub("orders", "show", key, "--json", home=run["home"], cwd=run["place"])
+    assert order.returncode == 0, order.stderr
+    assert key in order.stdout
+
+
+def test_the_deployment_it_writes_is_valid_and_holds_no_secret(run) -> None:
+    folder = run["place"] / ".hub-demo"
+    deployment = (folder / "deploy.yaml").read_text()
+    values = [p.read_text().strip() for p in (folder / "secrets").iterdir()]
+    assert len(values) >= 10
+    assert not [v for v in values if v in deployment]
+    checked = _hub("validate", str(folder / "deploy.yaml"), home=run["home"], cwd=run["place"])
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_ledger_the_demo_did_not_make_is_left_alone(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "ledger.sqlite3").write_bytes(b"precious")
+    done = _hub("demo", "--orders", "10", "--json", home=home, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "did not make" in done.stderr
+    assert (home / "ledger.sqlite3").read_bytes() == b"precious"
