@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
+from canonical.envelope import Envelope
 from connectors.amazon import mapping
 from connectors.base import Connector, load_payload
-from connectors.errors import RequestRejected
+from connectors.errors import RequestRejected, TranslationError
 from connectors.http import HttpClient, OperationRateLimiter
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
 from connectors.reconcile import DriftReport, reconcile
@@ -70,9 +71,14 @@ class AmazonConnector(Connector):
     events: ClassVar[dict[str, EventSpec]] = {
         "getOrders": EventSpec("getOrders", mapping.translate_get_orders, ORDER_EVENTS, source="poll"),
         "getOrder": EventSpec("getOrder", mapping.translate_get_order, ORDER_EVENTS, source="poll"),
+        "getOrderItems": EventSpec(
+            "getOrderItems", mapping.translate_get_order_items, (), source="poll",
+            description="One order's items without its header: checked; fetch_order makes the "
+            "snapshot",
+        ),
         "ORDER_CHANGE": EventSpec(
             "ORDER_CHANGE", mapping.translate_order_change, (),
-            description="A trigger to re-read the order; carries no snapshot",
+            description="A trigger to re-read the order (refresh_orders); carries no snapshot",
         ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
@@ -175,18 +181,51 @@ class AmazonConnector(Connector):
             submissions.append(submission)
         return submissions
 
-    def _order_items(self, order_id: str) -> list[Any]:
+    def order_items(self, order_id: str) -> list[Any]:
+        """Every item of one order (``getOrderItems``, all ``NextToken`` pages), checked."""
         items: list[Any] = []
 
         def fetch(token: str | None) -> Any:
             params = {"NextToken": token} if token else None
             return self._call(
-                "GET", f"/orders/v0/orders/{order_id}/orderItems", "getOrderItems", params=params
+                "GET",
+                f"/orders/v0/orders/{quote(order_id, safe='')}/orderItems",
+                "getOrderItems",
+                params=params,
             )
 
         for response in paginate(fetch, JsonPathPaginator(("payload", "NextToken"))):
-            items.extend(load_payload(response.content)["payload"].get("OrderItems", []))
+            answered, page, _ = mapping.order_items(load_payload(response.content))
+            if answered != order_id:
+                raise TranslationError(
+                    f"getOrderItems for {order_id} answered for {answered}",
+                    field="payload.AmazonOrderId",
+                    connector=self.name,
+                    operation="getOrderItems",
+                )
+            items.extend(page)
         return items
+
+    def fetch_order(self, order_id: str) -> Any:
+        """One order re-read now: ``getOrder`` with its ``getOrderItems`` attached.
+
+        The result is the ``getOrder`` event's payload; a Pending order (no prices yet) is
+        returned without items, and translates to nothing until it is paid.
+        """
+        response = self._call("GET", f"/orders/v0/orders/{quote(order_id, safe='')}", "getOrder")
+        body = load_payload(response.content)
+        order = body["payload"]
+        if order.get("OrderStatus") not in mapping.SKIPPED_STATUSES:
+            order = {**order, "OrderItems": self.order_items(order_id)}
+        return {**body, "payload": order}
+
+    def refresh_orders(self, notification: Any, ctx: TranslationContext) -> list[Envelope]:
+        """The fresh snapshot of every order an ``ORDER_CHANGE`` notification names."""
+        return [
+            envelope
+            for order_id in mapping.orders_to_refresh(notification)
+            for envelope in self.translate("getOrder", self.fetch_order(order_id), ctx)
+        ]
 
     def iter_orders(self, window: TimeWindow, *, with_items: bool = True) -> Iterator[Any]:
         """Orders updated in ``window``, each with its ``OrderItems`` attached (see mapping)."""
@@ -203,7 +242,7 @@ class AmazonConnector(Connector):
         for response in paginate(fetch, JsonPathPaginator(("payload", "NextToken"))):
             for order in load_payload(response.content)["payload"].get("Orders", []):
                 if with_items and order.get("OrderStatus") not in mapping.SKIPPED_STATUSES:
-                    order = {**order, "OrderItems": self._order_items(order["AmazonOrderId"])}
+                    order = {**order, "OrderItems": self.order_items(order["AmazonOrderId"])}
                 yield order
 
     def reconcile(

@@ -21,6 +21,11 @@ translation reads that composite. Field choices:
 
 ``ORDER_CHANGE`` notifications carry no prices, so they cannot become an order snapshot; they are a
 trigger to refresh the order (:func:`orders_to_refresh`), and translate to no envelope.
+``getOrderItems`` alone (``{"payload": {"AmazonOrderId", "OrderItems", "NextToken"}}``) is
+validated by :func:`order_items` (the one reader of that response, which the polls use too) and
+also translates to no envelope: without the order header (status, dates, total) there is no
+snapshot. The standalone refresh, :meth:`AmazonConnector.fetch_order`, reads ``getOrder`` and every
+``getOrderItems`` page and hands the composite to ``getOrder``.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ from connectors.translate import Fields, build, envelope, unwrap
 __all__ = [
     "SKIPPED_STATUSES",
     "from_canonical_inventory",
+    "order_items",
     "orders_to_refresh",
     "to_canonical_order",
     "translate_get_order",
+    "translate_get_order_items",
     "translate_get_orders",
     "translate_order_change",
 ]
@@ -245,6 +252,32 @@ def translate_get_order(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     """A getOrder response (``{"payload": Order}``) with its items attached."""
     wrapped = isinstance(raw, dict) and "payload" in raw
     return _translate_one(unwrap(raw, "payload"), ctx, "payload" if wrapped else "")
+
+
+def order_items(raw: Any) -> tuple[str, list[Any], str | None]:
+    """A getOrderItems response: its AmazonOrderId, its items (checked) and its NextToken.
+
+    Each item must carry an ``OrderItemId`` (kept as a string), a whole ``QuantityOrdered`` and, if
+    any, a string ``SellerSKU``; amounts are left to the order translation, which knows the order's
+    currency.
+    """
+    wrapped = isinstance(raw, dict) and "payload" in raw
+    page = Fields(unwrap(raw, "payload"), "payload" if wrapped else "")
+    order_id = page.str("AmazonOrderId")
+    items = []
+    for item in page.objs("OrderItems"):
+        item.id("OrderItemId")
+        if item.int("QuantityOrdered") < 0:
+            raise item.fail("QuantityOrdered", "must not be negative")
+        item.opt_str("SellerSKU")
+        items.append(item.data)
+    return order_id, items, page.opt_str("NextToken")
+
+
+def translate_get_order_items(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+    """getOrderItems: checked, but no snapshot without the order header (see fetch_order)."""
+    order_items(raw)
+    return []
 
 
 def orders_to_refresh(raw: Any) -> list[str]:

@@ -42,6 +42,7 @@ ACCEPTED: dict[str, tuple[str, str]] = {
     "amazon_sp_api/orders_v0_getOrders_example.json": ("amazon", "getOrders"),
     "amazon_sp_api/orders_v0_getOrder_example.json": ("amazon", "getOrder"),
     "amazon_sp_api/notification_ORDER_CHANGE.json": ("amazon", "ORDER_CHANGE"),
+    "amazon_sp_api/orders_v0_getOrderItems_example.json": ("amazon", "getOrderItems"),
     "avalara/createTransaction_response_SalesInvoice_committed.json": (
         "avalara",
         "CreateTransaction",
@@ -58,6 +59,10 @@ EMPTY: dict[str, str] = {
     "amazon_sp_api/orders_v0_getOrders_example.json": "its only order is Pending (not yet paid)",
     "amazon_sp_api/orders_v0_getOrder_example.json": "a Pending order (not yet paid)",
     "amazon_sp_api/notification_ORDER_CHANGE.json": "a trigger to re-read the order, no snapshot",
+    "amazon_sp_api/orders_v0_getOrderItems_example.json": (
+        "items without their order header (fetch_order attaches them); its JPY amounts with cents "
+        "would be refused by the order translation"
+    ),
 }
 
 #: file -> why no connector translates it
@@ -76,10 +81,6 @@ NOT_ACCEPTED: dict[str, str] = {
         "a refund resource alone names neither its currency nor what was restocked: the refunds "
         "event pairs it with its order (WooCommerceConnector.fetch_refunds), and order 723 is "
         "not among the samples"
-    ),
-    "amazon_sp_api/orders_v0_getOrderItems_example.json": (
-        "items alone are not an order: the poll attaches them to their order (and this example "
-        "prices JPY with cents, which JPY does not have)"
     ),
     "amazon_sp_api/orders_2026-01-01_getOrder_example.json": "Orders API 2026-01-01 is not read yet",
     "amazon_sp_api/notification_FULFILLMENT_ORDER_STATUS.json": "FBA outbound is not supported yet",

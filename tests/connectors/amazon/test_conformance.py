@@ -69,6 +69,7 @@ class TestAmazonConformance(ConnectorConformance):
             "getOrder_de_vat_included.json": "getOrder",
             "getOrder_canceled.json": "getOrder",
             "notification_order_change.json": "ORDER_CHANGE",
+            "getOrderItems.json": "getOrderItems",
         },
     )
     outbound = [
@@ -133,7 +134,7 @@ class TestAmazonConformance(ConnectorConformance):
     }
 
     def change(self, sample: Sample, payload: Any) -> Any:
-        if sample.event == "ORDER_CHANGE":
+        if sample.event in ("ORDER_CHANGE", "getOrderItems"):
             return payload  # no envelope either way: nothing to compare
         body = payload["payload"]
         for order in body.get("Orders", [body]):
@@ -200,7 +201,10 @@ def test_poll_attaches_items_and_uses_a_refreshed_lwa_token() -> None:
             return_value=httpx.Response(200, json={"payload": {"Orders": [header]}})
         )
         item_route = mock.get(f"{API}/orders/v0/orders/113-5678901-2345678/orderItems").mock(
-            return_value=httpx.Response(200, json={"payload": {"OrderItems": items}})
+            return_value=httpx.Response(
+                200,
+                json={"payload": {"AmazonOrderId": "113-5678901-2345678", "OrderItems": items}},
+            )
         )
         (order,) = list(connector.iter_orders(WINDOW))
     assert token.call_count == 1
