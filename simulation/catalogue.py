@@ -130,8 +130,14 @@ def _asin(rng: random.Random) -> str:
     return "B0" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(8))
 
 
-def build_catalogue(rng: random.Random, *, tenant: str = "demo") -> Catalogue:
-    """The catalogue for one scenario: the same generator state always gives the same ids."""
+def build_catalogue(rng: random.Random, *, orders: int = 300, tenant: str = "demo") -> Catalogue:
+    """The catalogue for one scenario: the same generator state always gives the same ids.
+
+    Stock scales with the day's order count: regular SKUs never run short, while each flash-sale
+    SKU gets roughly a third to a half of the units the flash sale will ask for.
+    """
+    flash_base = max(4, round(orders * 0.045))
+    regular_scale = max(1.0, orders / 300)
     products = []
     for rows, flash in ((_REGULAR, False), (_FLASH, True)):
         for sku, title, price in rows:
@@ -156,10 +162,11 @@ def build_catalogue(rng: random.Random, *, tenant: str = "demo") -> Catalogue:
     stock: dict[tuple[str, str], int] = {}
     for product in products:
         if product.flash:
-            stock[(product.sku, "shipbob_6")] = rng.randrange(10, 19)
+            low, high = flash_base * 3 // 4, flash_base * 5 // 4
+            stock[(product.sku, "shipbob_6")] = rng.randrange(low, high + 1)
         else:
-            stock[(product.sku, "shipbob_6")] = rng.randrange(400, 600)
-            stock[(product.sku, "wh_east")] = rng.randrange(50, 150)
+            stock[(product.sku, "shipbob_6")] = round(rng.randrange(400, 600) * regular_scale)
+            stock[(product.sku, "wh_east")] = round(rng.randrange(50, 150) * regular_scale)
     return Catalogue(
         tenant=tenant,
         currency="USD",

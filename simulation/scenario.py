@@ -119,7 +119,7 @@ class _Builder:
 
     def __init__(self, seed: int, orders: int) -> None:
         self.rng = random.Random(seed)
-        self.catalogue = build_catalogue(self.rng)
+        self.catalogue = build_catalogue(self.rng, orders=orders)
         self.count = orders
         self.deliveries: list[Delivery] = []
         self.amazon: list[AmazonOrder] = []
@@ -385,11 +385,13 @@ class _Builder:
                 plan.append((self._regular_moment(), "regular"))
         plan.sort()
         channels = [ch for ch, _ in CHANNEL_MIX]
-        for number, (moment, kind) in enumerate(plan):
+        rush = 0
+        for moment, kind in plan:
             if kind == "flash":
-                # every channel gets its share of the sale, so each can sell out
-                channel = channels[number % 3] if number % 5 == 0 else self._channel()
-                lines = [self._line(self.rng.choice(flash), self.rng.choice((1, 1, 1, 2)))]
+                # the sale is spread over its SKUs, and every channel gets its share of each
+                rush += 1
+                channel = channels[(rush // 3) % 3] if rush % 2 == 0 else self._channel()
+                lines = [self._line(flash[rush % 3], self.rng.choice((1, 1, 1, 2)))]
                 if self.rng.random() < 0.3:
                     lines.append(self._line(self.rng.choice(regular), 1))
             elif kind == "price":
