@@ -111,6 +111,18 @@ def json_too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+def _header_fields(request: Request) -> dict[str, str]:
+    """One value per header name, repeated lines joined with ", " as RFC 9110 (5.3) combines them.
+
+    A signature or topic header sent twice is then checked as the whole it is, never reduced to
+    whichever line happens to come first (a genuine signature next to a forged one is refused).
+    """
+    fields: dict[str, str] = {}
+    for name, value in request.headers.items():
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    return fields
+
+
 def _problem(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=dict(headers or {}))
 
@@ -169,14 +181,15 @@ def create_ingress_app(
             body = await _read_capped(request, limits.max_body_bytes)
         except _BodyTooLargeError:
             return _problem(413, f"body larger than {limits.max_body_bytes} bytes")
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        fields = _header_fields(request)
+        media_type = fields.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json" and not media_type.endswith("+json"):
             return _problem(415, "webhook bodies must be application/json")
         receiver = receivers(tenant, instance)
         if receiver is None:
             return _problem(404, "no such tenant or connector instance")
         try:
-            receiver.verify(request.headers, body)
+            receiver.verify(fields, body)
         except Exception:  # noqa: BLE001 - any failure to verify is the same answer
             return _problem(401, "signature verification failed")
         try:
@@ -186,7 +199,7 @@ def create_ingress_app(
         if json_too_deep(payload, limits.max_json_depth):
             return _problem(400, f"JSON nests deeper than {limits.max_json_depth} levels")
         try:
-            event = receiver.event_name(request.headers, payload)
+            event = receiver.event_name(fields, payload)
         except Exception:  # noqa: BLE001 - an unknown event is the sender's problem
             return _problem(400, "cannot tell which event this delivery is")
         if await sink.backlog() >= limits.shed_backlog:
@@ -195,7 +208,7 @@ def create_ingress_app(
                 "the hub is shedding load; retry later",
                 {"Retry-After": str(limits.retry_after_seconds)},
             )
-        headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
+        headers = {name: fields[name] for name in _KEPT_HEADERS if name in fields}
         raw = RawMessage(
             id=str(new_message_id()),
             tenant=tenant,
