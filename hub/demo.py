@@ -86,6 +86,7 @@ class DemoRun:
     polled: int = 0
     processed: int = 0
     backlog: int = 0
+    outbox: int = 0
     held: int = 0
     dead: int = 0
     rate: float = 0.0
@@ -209,24 +210,31 @@ async def _deliver_day(run: DemoRun, sender: Any) -> None:
 
 def _progress(run: DemoRun) -> Table:
     from simulation.orders import DAY_START
+    from simulation.scenario import DAY
 
-    clock = (DAY_START + timedelta(seconds=run.simulated_second())).strftime("%H:%M")
+    second = run.simulated_second()
+    clock = (
+        "end of day" if second >= DAY else (DAY_START + timedelta(seconds=second)).strftime("%H:%M")
+    )
     table = Table(title=f"hub demo: seed {run.scenario.seed}, simulated time {clock}", box=None)
-    for column in ("webhooks sent", "amazon polled", "processed", "msgs/s", "backlog",
-                   "held (review+exception)", "dead letters"):  # fmt: skip
+    for column in ("webhooks sent", "amazon polled", "processed", "msgs/s", "inbox backlog",
+                   "outbox backlog", "held (review+exception)", "dead letters"):  # fmt: skip
         table.add_column(column, justify="right")
+    outbox = f"{run.outbox}+" if run.outbox >= 1000 else str(run.outbox)
     table.add_row(
         f"{run.finished}/{len(run.scenario.deliveries)}", str(run.polled), str(run.processed),
-        f"{run.rate:.0f}", str(run.backlog), str(run.held), str(run.dead),
+        f"{run.rate:.0f}", str(run.backlog), outbox, str(run.held), str(run.dead),
     )  # fmt: skip
     return table
 
 
 async def _watch(runtime: Any, run: DemoRun, inbox: Any, stop: asyncio.Event, live: Any) -> None:
+    """Refresh the figures four times a second until ``stop``, and once more after it."""
     last_count, last_time = 0, time.monotonic()
-    while not stop.is_set():
-        stats = await asyncio.to_thread(inbox.stats)
-        run.backlog = stats.pending
+    while True:
+        finished = stop.is_set()
+        run.backlog = (await asyncio.to_thread(inbox.stats)).pending
+        run.outbox = len(await asyncio.to_thread(runtime.ledger.unpublished, 1000))
         run.processed = await asyncio.to_thread(runtime.ledger.processed_count)
         now = time.monotonic()
         run.rate = 0.7 * run.rate + 0.3 * (run.processed - last_count) / max(now - last_time, 1e-3)
@@ -234,6 +242,8 @@ async def _watch(runtime: Any, run: DemoRun, inbox: Any, stop: asyncio.Event, li
         run.held, run.dead = _open_counts(runtime)
         if live is not None:
             live.update(_progress(run))
+        if finished:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -272,6 +282,10 @@ async def run_demo(
     from simulation.server import SimulationServer, World
 
     ledger_path = _fresh_ledger()
+    # written before the ledger exists, so an interrupted demo's ledger is still known as the demo's
+    ledger_path.with_name(MARKER).write_text(
+        json.dumps({"seed": seed, "orders": orders, "folder": str(folder.resolve())}) + "\n"
+    )
     scenario = generate(seed, orders)
     run = DemoRun(scenario, compression=DAY / seconds)
     world = World.for_scenario(scenario, clock=run.simulated_second, faults=FaultPlan(seed=seed))
@@ -279,13 +293,11 @@ async def run_demo(
     with SimulationServer(world) as sim:
         files = write_demo_files(folder, scenario.catalogue, sim.url, port)
         runtime = open_runtime(load_deployment(files.deployment), auto_migrate=True)
-        ledger_path.with_name(MARKER).write_text(
-            json.dumps({"seed": seed, "orders": orders, "folder": str(folder.resolve())}) + "\n"
-        )
         inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
         try:
             _load_master_data(runtime, scenario, files)
-            started, stop_hub, stop_side = asyncio.Event(), asyncio.Event(), asyncio.Event()
+            started, stop_hub = asyncio.Event(), asyncio.Event()
+            stop_poll, stop_watch = asyncio.Event(), asyncio.Event()
             hub = asyncio.create_task(
                 serve_embedded(runtime, host="127.0.0.1", port=port, on_started=started.set,
                                should_exit=stop_hub)
@@ -297,18 +309,18 @@ async def run_demo(
             display = Live(_progress(run), console=console, refresh_per_second=4) if live else None
             if display is not None:
                 display.start()
-            watcher = asyncio.create_task(_watch(runtime, run, inbox, stop_side, display))
-            poller = asyncio.create_task(_poll_amazon(runtime, run, inbox, stop_side))
+            watcher = asyncio.create_task(_watch(runtime, run, inbox, stop_watch, display))
+            poller = asyncio.create_task(_poll_amazon(runtime, run, inbox, stop_poll))
             try:
                 await _deliver_day(run, sender)
-                stop_side.set()
+                stop_poll.set()
                 await poller
                 await _drained(runtime, inbox)
             finally:
-                stop_side.set()
-                await asyncio.gather(watcher, return_exceptions=True)
+                stop_poll.set()
+                stop_watch.set()
+                await asyncio.gather(poller, watcher, return_exceptions=True)
                 if display is not None:
-                    display.update(_progress(run))
                     display.stop()
                 await sender.aclose()
                 stop_hub.set()
