@@ -5,22 +5,24 @@ polls a time window and compares the channel with the ledger. :func:`reconcile` 
 shared by all order connectors: it translates each polled order with the *same* translation as the
 webhook (so a drifted order's envelope derives the same idempotency key a delivered webhook would
 have, and nothing is applied twice) and reports the drift: orders the ledger lacks, and orders it
-holds in an older version.
+holds in an older version. :class:`OrderChannel` is the base of order connectors that gives them
+``reconcile`` from their ``iter_orders`` and the event that translates one polled order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from canonical.envelope import Envelope
 from canonical.order import Order
+from connectors.base import Connector
 from connectors.pagination import TimeWindow
 from connectors.spec import TranslationContext, Translator
 
-__all__ = ["DriftReport", "reconcile"]
+__all__ = ["DriftReport", "OrderChannel", "reconcile"]
 
 
 @dataclass(slots=True)
@@ -65,3 +67,29 @@ def reconcile(
                 continue
             report.envelopes.append(env)
     return report
+
+
+class OrderChannel(Connector):
+    """Base of order connectors (storefronts, marketplaces): a window poll and its reconciliation.
+
+    Subclasses implement :meth:`iter_orders` (every order updated in a window, as the vendor
+    returns it, paging as the vendor pages) and name in :attr:`reconcile_event` the vendor event
+    whose translation turns one polled order into envelopes, the one its webhooks use, so that a
+    reconciled order derives the key a delivered webhook would have.
+    """
+
+    reconcile_event: ClassVar[str]
+
+    def iter_orders(self, window: TimeWindow) -> Iterator[Any]:
+        """Every order updated in ``window`` (raw vendor JSON), following the vendor's pages."""
+        raise NotImplementedError(f"connector {self.name!r} does not poll orders")
+
+    def reconcile(
+        self,
+        window: TimeWindow,
+        ctx: TranslationContext,
+        ledger_version: Callable[[str], datetime | None],
+    ) -> DriftReport:
+        """Poll ``window`` and report orders the ledger lacks or holds older (webhooks missed)."""
+        translate = self.events[self.reconcile_event].translate
+        return reconcile(self.iter_orders(window), translate, ctx, window, ledger_version)

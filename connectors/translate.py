@@ -6,6 +6,11 @@ read (``line_items[2].price_set.shop_money.amount``), so any failure becomes a
 canonical payload with a *derived* message id (a UUIDv7 whose time is ``received_at`` and whose
 other bits come from the idempotency key), so translation stays free of randomness and clocks and
 the same input always prints the same output.
+
+The commerce shapes every order channel repeats live here too: :func:`order_envelope` (an order
+snapshot, its event type derived from its state, keyed by order id and version),
+:func:`payment_envelope` (a payment event with its ``payment.<kind>`` event type) and
+:func:`translate_each` (a page of resources, a failure naming the resource's place in the page).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -24,10 +29,24 @@ from canonical._base import CanonicalModel
 from canonical.envelope import Envelope, SourceRef, derive_idempotency_key
 from canonical.errors import CanonicalError
 from canonical.money import Money
+from canonical.order import Order, OrderRef
+from canonical.payment import PaymentEvent, PaymentEventKind
+from canonical.returns import ReturnLine, ReturnRequest, ReturnStatus
 from connectors.errors import TranslationError
-from connectors.spec import TranslationContext
+from connectors.spec import TranslationContext, Translator
 
-__all__ = ["Fields", "build", "derived_message_id", "envelope", "unwrap"]
+__all__ = [
+    "Fields",
+    "build",
+    "derived_message_id",
+    "envelope",
+    "order_envelope",
+    "order_event_type",
+    "payment_envelope",
+    "refund_return_envelope",
+    "translate_each",
+    "unwrap",
+]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -65,6 +84,115 @@ def envelope(
         correlation_id=correlation_id,
         message_id=derived_message_id(ctx.received_at, key),
     )
+
+
+def order_event_type(order: Order) -> str:
+    """The canonical event an order snapshot stands for, from its state, never from the topic.
+
+    Cancelled -> ``order.cancelled``; never updated since it was placed -> ``order.created``;
+    otherwise ``order.updated``. A webhook, its redeliveries and a poll of one version agree.
+    """
+    if order.cancelled_at is not None:
+        return "order.cancelled"
+    if order.updated_at == order.placed_at:
+        return "order.created"
+    return "order.updated"
+
+
+def order_envelope(
+    ctx: TranslationContext, connector: str, order: Order, *, version: str
+) -> Envelope:
+    """An order snapshot keyed by ``("order", order id, version)``, at its ``updated_at``.
+
+    ``version`` is the vendor's own version of the order (its update time as the connector
+    normalises it), so that a webhook and a poll of the same version derive the same key.
+    """
+    return envelope(
+        ctx,
+        connector,
+        order,
+        event_type=order_event_type(order),
+        source_ids=("order", order.external_id, version),
+        occurred_at=order.updated_at,
+        correlation_id=order.key,
+    )
+
+
+def payment_envelope(
+    ctx: TranslationContext,
+    connector: str,
+    path: str,
+    *,
+    kind: PaymentEventKind,
+    source_ids: tuple[str | int, ...],
+    **fields: Any,
+) -> Envelope:
+    """A :class:`PaymentEvent` of ``kind`` (built from ``fields``, naming ``path`` when invalid),
+    as a ``payment.<kind>`` envelope at the event's time, correlated with its order (else with
+    the payment)."""
+    event = build(PaymentEvent, path, tenant=ctx.tenant, kind=kind, **fields)
+    return envelope(
+        ctx,
+        connector,
+        event,
+        event_type=f"payment.{kind.value}",
+        source_ids=source_ids,
+        occurred_at=event.occurred_at,
+        correlation_id=event.order.key if event.order else event.payment_id,
+    )
+
+
+def refund_return_envelope(
+    ctx: TranslationContext,
+    connector: str,
+    path: str,
+    *,
+    refund_id: str,
+    order: OrderRef,
+    lines: list[ReturnLine],
+    requested_at: datetime,
+    updated_at: datetime,
+    location: str | None = None,
+) -> Envelope:
+    """The goods of a channel refund that lists lines: an authorised return ``refund-<id>``.
+
+    Keyed by the refund id (a refund happens once), at the refund's time, correlated with the
+    order; each line's ``restock`` says whether the units go back to stock.
+    """
+    rma = build(
+        ReturnRequest,
+        path,
+        tenant=ctx.tenant,
+        rma_id=f"refund-{refund_id}",
+        order=order,
+        status=ReturnStatus.AUTHORIZED,
+        location=location,
+        lines=lines,
+        requested_at=requested_at,
+        updated_at=updated_at,
+    )
+    return envelope(
+        ctx,
+        connector,
+        rma,
+        event_type="return.requested",
+        source_ids=("refund", refund_id),
+        occurred_at=requested_at,
+        correlation_id=order.key,
+    )
+
+
+def translate_each(
+    items: Iterable[tuple[str, Any]], translate: Translator, ctx: TranslationContext
+) -> list[Envelope]:
+    """Translate every ``(path, resource)`` of a page; a failure names ``path.field``."""
+    envelopes: list[Envelope] = []
+    for path, item in items:
+        try:
+            envelopes.extend(translate(item, ctx))
+        except TranslationError as exc:
+            raise TranslationError(exc.message, field=f"{path}.{exc.field}") from None
+    return envelopes
 
 
 def unwrap(payload: Any, key: str) -> Any:

@@ -11,8 +11,7 @@ spends them before a call, and a 429 still backs off with ``Retry-After`` when A
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
@@ -20,11 +19,11 @@ from pydantic import Field, SecretStr
 
 from canonical.envelope import Envelope
 from connectors.amazon import mapping
-from connectors.base import Connector, load_payload
+from connectors.base import load_payload
 from connectors.errors import RequestRejected, TranslationError
 from connectors.http import HttpClient, OperationRateLimiter
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
-from connectors.reconcile import DriftReport, reconcile
+from connectors.reconcile import OrderChannel
 from connectors.secrets import reveal
 from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
 
@@ -63,7 +62,7 @@ class AmazonConfig(ConnectorConfig):
     )
 
 
-class AmazonConnector(Connector):
+class AmazonConnector(OrderChannel):
     name: ClassVar[str] = "amazon"
     kind: ClassVar[ConnectorKind] = ConnectorKind.MARKETPLACE
     version: ClassVar[str] = "0.1.0"
@@ -82,6 +81,7 @@ class AmazonConnector(Connector):
         ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
+    reconcile_event: ClassVar[str] = "getOrder"  # a polled order translates as this
 
     @classmethod
     def webhook_event(cls, headers: Any, payload: Any) -> str:
@@ -244,14 +244,3 @@ class AmazonConnector(Connector):
                 if with_items and order.get("OrderStatus") not in mapping.SKIPPED_STATUSES:
                     order = {**order, "OrderItems": self.order_items(order["AmazonOrderId"])}
                 yield order
-
-    def reconcile(
-        self,
-        window: TimeWindow,
-        ctx: TranslationContext,
-        ledger_version: Callable[[str], datetime | None],
-    ) -> DriftReport:
-        """Poll ``window`` and report orders the ledger lacks or holds older (webhooks missed)."""
-        return reconcile(
-            self.iter_orders(window), mapping.translate_get_order, ctx, window, ledger_version
-        )

@@ -46,7 +46,7 @@ from canonical.order import (
 from canonical.party import Address, Customer
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
-from connectors.translate import Fields, build, envelope, unwrap
+from connectors.translate import Fields, build, order_envelope, unwrap
 
 __all__ = [
     "SKIPPED_STATUSES",
@@ -218,24 +218,7 @@ def _translate_one(raw: Any, ctx: TranslationContext, path: str) -> list[Envelop
         if path and not exc.field.startswith(path):
             raise TranslationError(exc.message, field=f"{path}.{exc.field}") from None
         raise
-    stamp = order_fields.str("LastUpdateDate")
-    if order.cancelled_at is not None:
-        event_type = "order.cancelled"
-    elif order.updated_at == order.placed_at:
-        event_type = "order.created"
-    else:
-        event_type = "order.updated"
-    return [
-        envelope(
-            ctx,
-            CONNECTOR,
-            order,
-            event_type=event_type,
-            source_ids=("order", order.external_id, stamp),
-            occurred_at=order.updated_at,
-            correlation_id=order.key,
-        )
-    ]
+    return [order_envelope(ctx, CONNECTOR, order, version=order_fields.str("LastUpdateDate"))]
 
 
 def translate_get_orders(raw: Any, ctx: TranslationContext) -> list[Envelope]:

@@ -14,21 +14,20 @@ idempotency keys as the webhooks would have, so nothing is applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
 from canonical.fulfillment import Shipment
-from connectors.base import Connector, load_payload
+from connectors.base import load_payload
 from connectors.errors import ConnectorConfigError, FatalError
 from connectors.http import ShopifyCallLimit
 from connectors.pagination import LinkHeaderPaginator, TimeWindow, paginate
-from connectors.reconcile import DriftReport, reconcile
+from connectors.reconcile import OrderChannel
 from connectors.secrets import reveal
 from connectors.shopify import mapping
-from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
 from connectors.webhooks import HmacBodyVerifier
 
 __all__ = ["ShopifyConfig", "ShopifyConnector"]
@@ -60,7 +59,7 @@ class ShopifyConfig(ConnectorConfig):
     )
 
 
-class ShopifyConnector(Connector):
+class ShopifyConnector(OrderChannel):
     name: ClassVar[str] = "shopify"
     kind: ClassVar[ConnectorKind] = ConnectorKind.STOREFRONT
     version: ClassVar[str] = "0.1.0"
@@ -81,6 +80,7 @@ class ShopifyConnector(Connector):
         ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed", "shipment.created")
+    reconcile_event: ClassVar[str] = "orders/updated"  # a polled order translates as this
     webhook_verifier = HmacBodyVerifier("X-Shopify-Hmac-Sha256", encoding="base64")
     webhook_topic_header = "X-Shopify-Topic"
 
@@ -186,14 +186,3 @@ class ShopifyConnector(Connector):
 
         for response in paginate(fetch, paginator):
             yield from load_payload(response.content).get("orders", [])
-
-    def reconcile(
-        self,
-        window: TimeWindow,
-        ctx: TranslationContext,
-        ledger_version: Callable[[str], datetime | None],
-    ) -> DriftReport:
-        """Poll ``window`` and report orders the ledger lacks or holds older (webhooks missed)."""
-        return reconcile(
-            self.iter_orders(window), mapping.translate_order, ctx, window, ledger_version
-        )

@@ -52,11 +52,21 @@ from canonical.order import (
     TaxLine,
 )
 from canonical.party import Address, Customer
-from canonical.payment import PaymentEvent, PaymentEventKind
-from canonical.returns import ReturnLine, ReturnRequest, ReturnStatus
+from canonical.payment import PaymentEventKind
+from canonical.returns import ReturnLine
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
-from connectors.translate import Fields, build, envelope, unwrap
+from connectors.translate import (
+    Fields,
+    build,
+    envelope,
+    order_envelope,
+    order_event_type,
+    payment_envelope,
+    refund_return_envelope,
+    translate_each,
+    unwrap,
+)
 
 __all__ = [
     "FINANCIAL_STATUS",
@@ -353,15 +363,6 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
     )
 
 
-def order_event_type(order: Order) -> str:
-    """The canonical event a snapshot stands for, from its state (see the module docstring)."""
-    if order.cancelled_at is not None:
-        return "order.cancelled"
-    if order.updated_at == order.placed_at:
-        return "order.created"
-    return "order.updated"
-
-
 def order_source_ids(order: Order) -> tuple[str, ...]:
     """``(order id, updated_at in UTC)``: the same version always derives the same key."""
     return ("order", order.external_id, _utc(order.updated_at))
@@ -370,29 +371,13 @@ def order_source_ids(order: Order) -> tuple[str, ...]:
 def translate_order(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     """orders/create, orders/updated, orders/cancelled and polled orders."""
     order = to_canonical_order(raw, ctx)
-    return [
-        envelope(
-            ctx,
-            CONNECTOR,
-            order,
-            event_type=order_event_type(order),
-            source_ids=order_source_ids(order),
-            occurred_at=order.updated_at,
-            correlation_id=order.key,
-        )
-    ]
+    return [order_envelope(ctx, CONNECTOR, order, version=_utc(order.updated_at))]
 
 
 def translate_orders_page(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     """A page of ``GET /orders.json`` (``{"orders": [...]}``): one envelope per order."""
-    page = Fields(raw)
-    envelopes: list[Envelope] = []
-    for order in page.objs("orders"):
-        try:
-            envelopes.extend(translate_order(order.data, ctx))
-        except TranslationError as exc:
-            raise TranslationError(exc.message, field=f"{order.path}.{exc.field}") from None
-    return envelopes
+    orders = Fields(raw).objs("orders")
+    return translate_each(((order.path, order.data) for order in orders), translate_order, ctx)
 
 
 def to_canonical_refund(raw: Any, ctx: TranslationContext) -> list[Envelope]:
@@ -432,27 +417,17 @@ def to_canonical_refund(raw: Any, ctx: TranslationContext) -> list[Envelope]:
             )
         )
     if return_lines:
-        rma = build(
-            ReturnRequest,
-            "refund_line_items",
-            tenant=ctx.tenant,
-            rma_id=f"refund-{refund_id}",
-            order=ref,
-            status=ReturnStatus.AUTHORIZED,
-            location=location,
-            lines=return_lines,
-            requested_at=created,
-            updated_at=processed,
-        )
         envelopes.append(
-            envelope(
+            refund_return_envelope(
                 ctx,
                 CONNECTOR,
-                rma,
-                event_type="return.requested",
-                source_ids=("refund", refund_id),
-                occurred_at=created,
-                correlation_id=ref.key,
+                "refund_line_items",
+                refund_id=refund_id,
+                order=ref,
+                lines=return_lines,
+                requested_at=created,
+                updated_at=processed,
+                location=location,
             )
         )
 
@@ -468,28 +443,20 @@ def to_canonical_refund(raw: Any, ctx: TranslationContext) -> list[Envelope]:
         amount = txn.money("amount", currency)
         if amount.is_zero():
             continue
-        event = build(
-            PaymentEvent,
-            txn.path,
-            tenant=ctx.tenant,
-            kind=PaymentEventKind.REFUNDED,
-            provider=f"shopify:{txn.opt_str('gateway') or 'unknown'}",
-            payment_id=txn.opt_id("parent_id") or f"order-{ref.external_id}",
-            transaction_id=txn.id("id"),
-            order=ref,
-            amount=amount,
-            occurred_at=txn.opt_time("processed_at") or txn.time("created_at"),
-            reason=refund.opt_str("note"),
-        )
         envelopes.append(
-            envelope(
+            payment_envelope(
                 ctx,
                 CONNECTOR,
-                event,
-                event_type="payment.refunded",
+                txn.path,
+                kind=PaymentEventKind.REFUNDED,
                 source_ids=("refund_transaction", txn.id("id")),
-                occurred_at=event.occurred_at,
-                correlation_id=ref.key,
+                provider=f"shopify:{txn.opt_str('gateway') or 'unknown'}",
+                payment_id=txn.opt_id("parent_id") or f"order-{ref.external_id}",
+                transaction_id=txn.id("id"),
+                order=ref,
+                amount=amount,
+                occurred_at=txn.opt_time("processed_at") or txn.time("created_at"),
+                reason=refund.opt_str("note"),
             )
         )
     return envelopes

@@ -30,10 +30,10 @@ from typing import Any
 from canonical.envelope import Envelope
 from canonical.money import Money
 from canonical.order import OrderRef
-from canonical.payment import PaymentEvent, PaymentEventKind
+from canonical.payment import PaymentEventKind
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
-from connectors.translate import Fields, build, envelope
+from connectors.translate import Fields, build, payment_envelope
 
 __all__ = [
     "from_canonical_refund",
@@ -77,20 +77,6 @@ def _order_ref(obj: Fields, ctx: TranslationContext) -> OrderRef | None:
     )
 
 
-def _wrap(
-    ctx: TranslationContext, payment: PaymentEvent, event_type: str, ids: tuple[str, ...]
-) -> Envelope:
-    return envelope(
-        ctx,
-        CONNECTOR,
-        payment,
-        event_type=event_type,
-        source_ids=ids,
-        occurred_at=payment.occurred_at,
-        correlation_id=payment.order.key if payment.order else payment.payment_id,
-    )
-
-
 def _occurred(obj: Fields, event: Fields | None) -> Any:
     return event.epoch("created") if event is not None else obj.epoch("created")
 
@@ -98,20 +84,20 @@ def _occurred(obj: Fields, event: Fields | None) -> Any:
 def to_canonical_payment_succeeded(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     pi, event = _object(raw, "payment_intent", "payment_intent.succeeded")
     currency = pi.currency("currency")
-    payment = build(
-        PaymentEvent,
-        pi.path,
-        tenant=ctx.tenant,
-        kind=PaymentEventKind.CAPTURED,
-        provider=PROVIDER,
-        payment_id=pi.id("id"),
-        transaction_id=pi.opt_id("latest_charge"),
-        order=_order_ref(pi, ctx),
-        amount=pi.minor_units("amount_received", currency),
-        occurred_at=_occurred(pi, event),
-    )
     return [
-        _wrap(ctx, payment, "payment.captured", ("payment_intent", payment.payment_id, "succeeded"))
+        payment_envelope(
+            ctx,
+            CONNECTOR,
+            pi.path,
+            kind=PaymentEventKind.CAPTURED,
+            source_ids=("payment_intent", pi.id("id"), "succeeded"),
+            provider=PROVIDER,
+            payment_id=pi.id("id"),
+            transaction_id=pi.opt_id("latest_charge"),
+            order=_order_ref(pi, ctx),
+            amount=pi.minor_units("amount_received", currency),
+            occurred_at=_occurred(pi, event),
+        )
     ]
 
 
@@ -137,23 +123,23 @@ def to_canonical_payment_failed(raw: Any, ctx: TranslationContext) -> list[Envel
     currency = pi.currency("currency")
     error = pi.opt_obj("last_payment_error")
     charge = _failed_charge(pi)
-    payment = build(
-        PaymentEvent,
-        pi.path,
-        tenant=ctx.tenant,
-        kind=PaymentEventKind.FAILED,
-        provider=PROVIDER,
-        payment_id=pi.id("id"),
-        transaction_id=charge,
-        order=_order_ref(pi, ctx),
-        amount=pi.minor_units("amount", currency),
-        occurred_at=_occurred(pi, event),
-        failure_code=(error.opt_str("decline_code") or error.opt_str("code")) if error else None,
-        reason=error.opt_str("message") if error else None,
-    )
     return [
-        _wrap(
-            ctx, payment, "payment.failed", ("payment_intent", payment.payment_id, "failed", charge)
+        payment_envelope(
+            ctx,
+            CONNECTOR,
+            pi.path,
+            kind=PaymentEventKind.FAILED,
+            source_ids=("payment_intent", pi.id("id"), "failed", charge),
+            provider=PROVIDER,
+            payment_id=pi.id("id"),
+            transaction_id=charge,
+            order=_order_ref(pi, ctx),
+            amount=pi.minor_units("amount", currency),
+            occurred_at=_occurred(pi, event),
+            failure_code=(error.opt_str("decline_code") or error.opt_str("code"))
+            if error
+            else None,
+            reason=error.opt_str("message") if error else None,
         )
     ]
 
@@ -171,20 +157,22 @@ def to_canonical_charge_refunded(raw: Any, ctx: TranslationContext) -> list[Enve
             if refund.opt_str("status") not in (None, "succeeded", "pending"):
                 continue  # failed or canceled refunds returned no money
             refund_currency = refund.currency("currency") if refund.has("currency") else currency
-            payment = build(
-                PaymentEvent,
-                refund.path,
-                tenant=ctx.tenant,
-                kind=PaymentEventKind.REFUNDED,
-                provider=PROVIDER,
-                payment_id=payment_id,
-                transaction_id=refund.id("id"),
-                order=order,
-                amount=refund.minor_units("amount", refund_currency),
-                occurred_at=refund.epoch("created"),
-                reason=refund.opt_str("reason"),
+            envelopes.append(
+                payment_envelope(
+                    ctx,
+                    CONNECTOR,
+                    refund.path,
+                    kind=PaymentEventKind.REFUNDED,
+                    source_ids=("refund", refund.id("id")),
+                    provider=PROVIDER,
+                    payment_id=payment_id,
+                    transaction_id=refund.id("id"),
+                    order=order,
+                    amount=refund.minor_units("amount", refund_currency),
+                    occurred_at=refund.epoch("created"),
+                    reason=refund.opt_str("reason"),
+                )
             )
-            envelopes.append(_wrap(ctx, payment, "payment.refunded", ("refund", refund.id("id"))))
         return envelopes
     previous = None
     if event is not None:
@@ -201,39 +189,42 @@ def to_canonical_charge_refunded(raw: Any, ctx: TranslationContext) -> list[Enve
     increment = total - before
     if increment.amount <= 0:
         raise charge.fail("amount_refunded", f"did not grow (from {before} to {total})")
-    payment = build(
-        PaymentEvent,
-        charge.path,
-        tenant=ctx.tenant,
-        kind=PaymentEventKind.REFUNDED,
-        provider=PROVIDER,
-        payment_id=payment_id,
-        transaction_id=None,
-        order=order,
-        amount=increment,
-        occurred_at=_occurred(charge, event),
-    )
-    ids = ("charge", charge_id, "refunded_to", str(total.minor_units))
-    return [_wrap(ctx, payment, "payment.refunded", ids)]
+    return [
+        payment_envelope(
+            ctx,
+            CONNECTOR,
+            charge.path,
+            kind=PaymentEventKind.REFUNDED,
+            source_ids=("charge", charge_id, "refunded_to", str(total.minor_units)),
+            provider=PROVIDER,
+            payment_id=payment_id,
+            transaction_id=None,
+            order=order,
+            amount=increment,
+            occurred_at=_occurred(charge, event),
+        )
+    ]
 
 
 def to_canonical_dispute(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     dispute, _event = _object(raw, "dispute", "charge.dispute.created")
     currency = dispute.currency("currency")
-    payment = build(
-        PaymentEvent,
-        dispute.path,
-        tenant=ctx.tenant,
-        kind=PaymentEventKind.DISPUTED,
-        provider=PROVIDER,
-        payment_id=dispute.opt_id("payment_intent") or dispute.id("charge"),
-        transaction_id=dispute.id("id"),
-        order=_order_ref(dispute, ctx),
-        amount=dispute.minor_units("amount", currency),
-        occurred_at=dispute.epoch("created"),
-        reason=dispute.opt_str("reason"),
-    )
-    return [_wrap(ctx, payment, "payment.disputed", ("dispute", dispute.id("id"), "created"))]
+    return [
+        payment_envelope(
+            ctx,
+            CONNECTOR,
+            dispute.path,
+            kind=PaymentEventKind.DISPUTED,
+            source_ids=("dispute", dispute.id("id"), "created"),
+            provider=PROVIDER,
+            payment_id=dispute.opt_id("payment_intent") or dispute.id("charge"),
+            transaction_id=dispute.id("id"),
+            order=_order_ref(dispute, ctx),
+            amount=dispute.minor_units("amount", currency),
+            occurred_at=dispute.epoch("created"),
+            reason=dispute.opt_str("reason"),
+        )
+    ]
 
 
 def from_canonical_refund(

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
-from connectors.base import Connector, load_payload
+from connectors.base import load_payload
 from connectors.pagination import LinkHeaderPaginator, TimeWindow, paginate
-from connectors.reconcile import DriftReport, reconcile
+from connectors.reconcile import OrderChannel
 from connectors.secrets import reveal
-from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
+from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec
 from connectors.webhooks import HmacBodyVerifier, get_header, html_entities_decoded
 from connectors.woocommerce import mapping
 
@@ -47,7 +46,7 @@ class WooCommerceConfig(ConnectorConfig):
     )
 
 
-class WooCommerceConnector(Connector):
+class WooCommerceConnector(OrderChannel):
     name: ClassVar[str] = "woocommerce"
     kind: ClassVar[ConnectorKind] = ConnectorKind.STOREFRONT
     version: ClassVar[str] = "0.1.0"
@@ -66,6 +65,7 @@ class WooCommerceConnector(Connector):
         ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
+    reconcile_event: ClassVar[str] = "order.updated"  # a polled order translates as this
     webhook_verifier = HmacBodyVerifier(
         "X-WC-Webhook-Signature", encoding="base64", key_transform=html_entities_decoded
     )
@@ -151,14 +151,3 @@ class WooCommerceConnector(Connector):
 
         for response in paginate(fetch, LinkHeaderPaginator(param="page")):
             yield from load_payload(response.content)
-
-    def reconcile(
-        self,
-        window: TimeWindow,
-        ctx: TranslationContext,
-        ledger_version: Callable[[str], datetime | None],
-    ) -> DriftReport:
-        """Poll ``window`` and report orders the ledger lacks or holds older (webhooks missed)."""
-        return reconcile(
-            self.iter_orders(window), mapping.translate_order, ctx, window, ledger_version
-        )

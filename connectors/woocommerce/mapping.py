@@ -59,11 +59,18 @@ from canonical.order import (
     TaxLine,
 )
 from canonical.party import Address, Customer
-from canonical.payment import PaymentEvent, PaymentEventKind
-from canonical.returns import ReturnLine, ReturnRequest, ReturnStatus
+from canonical.payment import PaymentEventKind
+from canonical.returns import ReturnLine
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
-from connectors.translate import Fields, build, envelope
+from connectors.translate import (
+    Fields,
+    build,
+    order_envelope,
+    payment_envelope,
+    refund_return_envelope,
+    translate_each,
+)
 
 __all__ = [
     "from_canonical_stock",
@@ -272,28 +279,12 @@ def to_canonical_order(raw: Any, ctx: TranslationContext) -> Order:
     )
 
 
-def _event_type(order: Order) -> str:
-    if order.cancelled_at is not None:
-        return "order.cancelled"
-    return "order.created" if order.updated_at == order.placed_at else "order.updated"
-
-
 def translate_order(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     """order.created / order.updated webhooks and GET orders/<id>: the order and its refunds."""
     order = to_canonical_order(raw, ctx)
     fields = Fields(raw)
     stamp = order.updated_at.isoformat().replace("+00:00", "Z")
-    envelopes = [
-        envelope(
-            ctx,
-            CONNECTOR,
-            order,
-            event_type=_event_type(order),
-            source_ids=("order", order.external_id, stamp),
-            occurred_at=order.updated_at,
-            correlation_id=order.key,
-        )
-    ]
+    envelopes = [order_envelope(ctx, CONNECTOR, order, version=stamp)]
     for refund in fields.objs("refunds"):
         amount = refund.money("total", order.currency)
         if not amount.is_zero():
@@ -312,11 +303,12 @@ def _refund_payment(
     occurred_at: datetime,
 ) -> Envelope:
     """``payment.refunded`` for one WooCommerce refund, keyed by its id wherever it is read."""
-    event = build(
-        PaymentEvent,
+    return payment_envelope(
+        ctx,
+        CONNECTOR,
         refund.path,
-        tenant=ctx.tenant,
         kind=PaymentEventKind.REFUNDED,
+        source_ids=("refund", refund.id("id")),
         provider=f"woocommerce:{order.opt_str('payment_method') or 'unknown'}",
         payment_id=order.opt_str("transaction_id") or f"order-{ref.external_id}",
         transaction_id=refund.id("id"),
@@ -324,15 +316,6 @@ def _refund_payment(
         amount=amount,
         occurred_at=occurred_at,
         reason=refund.opt_str("reason"),
-    )
-    return envelope(
-        ctx,
-        CONNECTOR,
-        event,
-        event_type="payment.refunded",
-        source_ids=("refund", refund.id("id")),
-        occurred_at=occurred_at,
-        correlation_id=ref.key,
     )
 
 
@@ -420,30 +403,19 @@ def translate_refunds(raw: Any, ctx: TranslationContext) -> list[Envelope]:
                     note=refund.opt_str("reason"),
                 )
             )
-        if not lines:
-            continue
-        rma = build(
-            ReturnRequest,
-            refund.path,
-            tenant=ctx.tenant,
-            rma_id=f"refund-{refund.id('id')}",
-            order=ref,
-            status=ReturnStatus.AUTHORIZED,
-            lines=lines,
-            requested_at=created,
-            updated_at=created,
-        )
-        envelopes.append(
-            envelope(
-                ctx,
-                CONNECTOR,
-                rma,
-                event_type="return.requested",
-                source_ids=("refund", refund.id("id")),
-                occurred_at=created,
-                correlation_id=ref.key,
+        if lines:
+            envelopes.append(
+                refund_return_envelope(
+                    ctx,
+                    CONNECTOR,
+                    refund.path,
+                    refund_id=refund.id("id"),
+                    order=ref,
+                    lines=lines,
+                    requested_at=created,
+                    updated_at=created,
+                )
             )
-        )
     return envelopes
 
 
@@ -451,13 +423,7 @@ def translate_orders(raw: Any, ctx: TranslationContext) -> list[Envelope]:
     """A page of ``GET /wp-json/wc/v3/orders`` (a JSON array of orders)."""
     if not isinstance(raw, list):
         raise TranslationError("expected a JSON array of orders", field="(body)")
-    envelopes: list[Envelope] = []
-    for index, order in enumerate(raw):
-        try:
-            envelopes.extend(translate_order(order, ctx))
-        except TranslationError as exc:
-            raise TranslationError(exc.message, field=f"[{index}].{exc.field}") from None
-    return envelopes
+    return translate_each(((f"[{i}]", order) for i, order in enumerate(raw)), translate_order, ctx)
 
 
 def from_canonical_stock(available: int) -> dict[str, Any]:
