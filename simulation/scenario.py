@@ -459,14 +459,17 @@ def generate(seed: int, orders: int) -> Scenario:
     return scenario
 
 
-def amazon_page(orders: list[AmazonOrder], moment: float, after: str, before: str) -> list[Any]:
-    """The getOrders headers visible at ``moment`` whose LastUpdateDate is in [after, before)."""
+def amazon_page(
+    orders: list[AmazonOrder], moment: float, after: str, before: str, *, by: str = "updated"
+) -> list[Any]:
+    """The getOrders headers visible at ``moment`` whose LastUpdateDate (``by="updated"``) or
+    PurchaseDate (``by="created"``) is in [after, before)."""
     found = []
     for order in orders:
         version = order.at(moment)
         if version is None:
             continue
-        stamp = iso_z(at_time(version[0]))
+        stamp = iso_z(at_time(version[0] if by == "updated" else order.spec.placed))
         if after <= stamp < before:
             found.append(amazon.order_header(order.spec, status=version[1], updated=version[0]))
     return found

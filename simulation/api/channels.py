@@ -110,6 +110,7 @@ def routes(world: World) -> list[Route]:
         if token:
             state = json.loads(base64.urlsafe_b64decode(token.encode()))
         else:
+            by = "updated" if query.get("LastUpdatedAfter") else "created"
             after = query.get("LastUpdatedAfter") or query.get("CreatedAfter")
             if not after or not query.get("MarketplaceIds"):
                 return JSONResponse(
@@ -117,15 +118,18 @@ def routes(world: World) -> list[Route]:
                                  "LastUpdatedAfter and MarketplaceIds are required", "details": ""}]},
                     status_code=400,
                 )  # fmt: skip
-            before = query.get("LastUpdatedBefore") or query.get("CreatedBefore")
+            before = query.get("LastUpdatedBefore" if by == "updated" else "CreatedBefore")
             state = {
+                "by": by,
                 "after": _amazon_time(after),
                 "before": _amazon_time(before) if before else "9999",
                 "moment": world.clock(),
                 "size": min(int(query.get("MaxResultsPerPage", AMAZON_MAX_PAGE)), AMAZON_MAX_PAGE),
                 "offset": 0,
             }
-        found = amazon_page(world.amazon_orders, state["moment"], state["after"], state["before"])
+        found = amazon_page(
+            world.amazon_orders, state["moment"], state["after"], state["before"], by=state["by"]
+        )
         page = found[state["offset"] : state["offset"] + state["size"]]
         payload: dict[str, Any] = {
             "Orders": page,
