@@ -120,7 +120,8 @@ class ShopifyConnector(OrderChannel):
         """Set the SKU's available quantity at the configured location (``inventory_levels/set``).
 
         Needs the variant's ``inventory_item_id``; with only a ``variant_id`` in the catalogue, the
-        inventory item is read once from ``GET variants/{id}.json`` and remembered.
+        inventory item is read once from ``GET variants/{id}.json`` and remembered. Ids may be
+        given as REST numbers or as GraphQL ids (``gid://shopify/InventoryItem/123``).
         """
         if self.config.location_id is None:
             raise ConnectorConfigError(
@@ -130,11 +131,10 @@ class ShopifyConnector(OrderChannel):
                 operation="push_availability",
             )
         if external_ids.get("inventory_item_id"):
-            item = self.external_id(sku, external_ids, "inventory_item_id")
+            item = _numeric(sku, "inventory_item_id", external_ids)
         else:
-            item = self._inventory_item_of(
-                self.external_id(sku, external_ids, "inventory_item_id", "variant_id")
-            )
+            self.external_id(sku, external_ids, "inventory_item_id", "variant_id")
+            item = self._inventory_item_of(_numeric(sku, "variant_id", external_ids))
         self.set_inventory_level(item, self.config.location_id, max(0, available))
 
     def _inventory_item_of(self, variant_id: str) -> str:
@@ -186,3 +186,16 @@ class ShopifyConnector(OrderChannel):
 
         for response in paginate(fetch, paginator):
             yield from load_payload(response.content).get("orders", [])
+
+
+def _numeric(sku: str, kind: str, external_ids: Mapping[str, str]) -> str:
+    """A Shopify id as REST wants it: the number itself, also out of a GraphQL ``gid://`` id."""
+    value = str(external_ids[kind]).strip()
+    number = value.rsplit("/", 1)[-1] if value.startswith("gid://shopify/") else value
+    if not number.isdigit():
+        raise FatalError(
+            f"SKU {sku!r} has {kind} {value!r} in the catalogue, which is not a Shopify id",
+            connector="shopify",
+            operation="push_availability",
+        )
+    return number

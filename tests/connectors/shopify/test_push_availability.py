@@ -125,3 +125,21 @@ def test_untracked_item_refused_by_shopify_is_permanent() -> None:
             connector().push_availability("MUG", 1, external_ids={"inventory_item_id": "1"})
     assert route.call_count == 1
     assert caught.value.status_code == 422
+
+
+def test_graphql_ids_are_read_and_a_bad_id_is_a_permanent_error() -> None:
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(f"{API}/inventory_levels/set.json").mock(
+            return_value=httpx.Response(200, json=LEVEL)
+        )
+        connector().push_availability(
+            "MUG-BLUE-L",
+            5,
+            external_ids={"inventory_item_id": "gid://shopify/InventoryItem/43729076125927"},
+        )
+    assert json.loads(route.calls.last.request.content)["inventory_item_id"] == 43729076125927
+    with respx.mock(assert_all_called=False) as mock:
+        any_call = mock.route()
+        with pytest.raises(FatalError, match="variant_id 'MUG-BLUE-L' in the catalogue"):
+            connector().push_availability("MUG", 1, external_ids={"variant_id": "MUG-BLUE-L"})
+    assert any_call.call_count == 0
