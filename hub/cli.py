@@ -24,6 +24,7 @@ from hub.deploy_cli import deploy
 from hub.ingest_cli import ingest
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
 from hub.ops_cli import audit_app, dlq_app, review_app, trace
+from hub.release.cli import release_app
 from hub.run_cli import run
 from hub.scale_cli import ingress, worker
 from hub.schema_files import ExportReport, check_files, render_json, write_files
@@ -239,6 +240,7 @@ app.command("worker")(worker)
 app.command("ingest")(ingest)
 app.command("deploy")(deploy)
 app.command("demo")(demo)
+app.add_typer(release_app, name="release")
 
 
 def main() -> None:

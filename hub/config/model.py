@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical import ChannelKind, LocationKind
+from hub.release.policy import ReleasePolicy
 from router.governance import GovernanceConfig
 from router.retry import RetryPolicy
 
@@ -116,6 +117,11 @@ class TenantConfig(BaseModel):
         default_factory=GovernanceConfig, description="Rules for routes that set none."
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    release: ReleasePolicy = Field(
+        default_factory=ReleasePolicy,
+        description="When and in which order allocated orders are released to their nodes "
+        "(carrier cut-offs, capacity, priority, the spike guard); see docs/release.md.",
+    )
 
 
 class BrokerConfig(BaseModel):

@@ -238,6 +238,7 @@ def _check_tenant(
                 else:
                     collector.add((*path, group, *loc), f"{'.'.join(map(str, loc))}: {item['msg']}")
 
+    _check_release(collector, tenant_name, tenant)
     known_events = set(EVENT_TYPES)
     for index, route in enumerate(tenant.routes):
         path = (*base, "routes", index)
@@ -277,6 +278,45 @@ def _check_tenant(
                         f"{target!r} ({tenant.connectors[target].type}) does not act on {what}; "
                         f"it accepts {', '.join(sorted(accepts)) or 'nothing'}",
                     )
+
+
+def _check_release(collector: _Collector, tenant_name: str, tenant: Any) -> None:
+    """The release policy names locations, channels and service levels that exist.
+
+    An unknown name would otherwise be silently ignored (a node's cut-offs never applied, a
+    channel never weighted), so each is reported with a did-you-mean.
+    """
+    base: PathT = ("tenants", tenant_name, "release")
+    release = tenant.release
+    levels = list(release.service_levels)
+    among_levels = f"release.service_levels ({', '.join(levels) or 'none'})"
+    unknown: list[tuple[PathT, str, str, list[str], str]] = []
+    for name, rules in release.locations.items():
+        unknown.append(
+            ((*base, "locations", name), "release rules for location", name,
+             list(tenant.locations), f"declared under tenants.{tenant_name}.locations")
+        )  # fmt: skip
+        unknown.extend(
+            ((*base, "locations", name, "cutoffs", level), "cut-off for service level", level,
+             [*levels, "*"], f"among {among_levels}")
+            for level in rules.cutoffs
+        )  # fmt: skip
+    unknown.extend(
+        ((*base, "channel_weights", channel), "weight for channel", channel,
+         list(tenant.channels), f"declared under tenants.{tenant_name}.channels")
+        for channel in release.channel_weights
+    )  # fmt: skip
+    for path, what, name, known, where in unknown:
+        if name not in known:
+            hint = did_you_mean(name, known)
+            collector.add(path, f"{what} {name!r}, which is not {where}{hint}", key=True)
+    if release.default_service_level not in levels:
+        hint = did_you_mean(release.default_service_level, levels)
+        collector.add(
+            (*base, "default_service_level"),
+            f"default service level {release.default_service_level!r} is not among "
+            f"{among_levels}{hint}",
+        )
 
 
 def validate_text(

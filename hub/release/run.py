@@ -1,0 +1,138 @@
+"""Executing a wave: one canonical fulfilment request per released order, applied to the ledger.
+
+The request goes through :meth:`hub.ledger.Ledger.apply` like any message, so the release is
+exactly-once (its idempotency key derives from the deterministic request id), it marks the order
+``released`` and the ledger emits ``order.released`` in the same transaction, which the outbox
+relay hands to the node's connector (a ``from: ledger`` route). Nothing here talks to a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from canonical import Envelope, FulfillmentRequest, SourceRef
+from canonical.fulfillment import FulfillmentLine
+from canonical.order import OrderRef
+from canonical.party import Address
+from hub.release.ids import request_id
+from hub.release.model import Candidate, WavePlan
+from hub.release.policy import ReleasePolicy
+
+__all__ = ["RELEASE_SOURCE", "ReleaseOutcome", "release_envelopes", "run_wave"]
+
+#: Who the ledger sees as the sender of a release.
+RELEASE_SOURCE = SourceRef(connector="release", instance="release")
+
+
+class _Applies(Protocol):
+    def apply(self, envelopes: Sequence[Envelope]) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    """What the ledger answered for one order of the wave."""
+
+    order_key: str
+    location: str
+    wave_id: str
+    request_id: str
+    outcome: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "order": self.order_key,
+            "location": self.location,
+            "wave": self.wave_id,
+            "request_id": self.request_id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+def _request(
+    tenant: str,
+    candidate: Candidate,
+    wave_id: str,
+    level: str,
+    policy: ReleasePolicy,
+    now: datetime,
+) -> FulfillmentRequest:
+    rules = policy.location(candidate.location)
+    cutoff = rules.cutoff_for(level)
+    today = now.astimezone(rules.zone).date()
+    ship_by = (
+        datetime.combine(today, cutoff.time, tzinfo=rules.zone).astimezone(UTC) if cutoff else None
+    )
+    return FulfillmentRequest(
+        tenant=tenant,
+        request_id=request_id(candidate.location, wave_id, candidate.order_key),
+        order=OrderRef(channel=candidate.channel, external_id=candidate.external_id),
+        location=candidate.location,
+        lines=[
+            FulfillmentLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity)
+            for line in candidate.lines
+        ],
+        ship_to=candidate.ship_to or Address(),
+        service_level=level,
+        carrier=cutoff.carrier if cutoff else None,
+        requested_at=now,
+        ship_by=ship_by,
+    )
+
+
+def release_envelopes(
+    tenant: str, plan: WavePlan, candidates: Iterable[Candidate], policy: ReleasePolicy
+) -> list[tuple[str, Envelope]]:
+    """The ``fulfillment.requested`` envelopes of every released decision, with their wave id."""
+    parts = {(c.order_key, c.location): c for c in candidates}
+    envelopes: list[tuple[str, Envelope]] = []
+    for name in sorted(plan.waves):
+        wave = plan.waves[name]
+        for decision in wave.released:
+            candidate = parts[(decision.order_key, decision.location)]
+            request = _request(
+                tenant, candidate, wave.wave_id, decision.service_level, policy, plan.as_of
+            )
+            envelope = Envelope.wrap(
+                request,
+                event_type="fulfillment.requested",
+                source=RELEASE_SOURCE,
+                source_ids=(request.request_id,),
+                occurred_at=plan.as_of,
+                correlation_id=candidate.order_key,
+            )
+            envelopes.append((wave.wave_id, envelope))
+    return envelopes
+
+
+def run_wave(
+    ledger: _Applies,
+    tenant: str,
+    plan: WavePlan,
+    candidates: Iterable[Candidate],
+    policy: ReleasePolicy,
+) -> list[ReleaseOutcome]:
+    """Release the plan's waves in one ledger batch; one outcome per released order."""
+    pairs = release_envelopes(tenant, plan, candidates, policy)
+    if not pairs:
+        return []
+    results = ledger.apply([envelope for _, envelope in pairs])
+    outcomes: list[ReleaseOutcome] = []
+    for (wave_id, envelope), result in zip(pairs, results, strict=True):
+        request = envelope.payload
+        assert isinstance(request, FulfillmentRequest)
+        outcomes.append(
+            ReleaseOutcome(
+                order_key=request.order.key,
+                location=request.location,
+                wave_id=wave_id,
+                request_id=request.request_id,
+                outcome=str(result.outcome),
+                reason=str(result.reason or ""),
+            )
+        )
+    return outcomes
