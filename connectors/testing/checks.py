@@ -41,8 +41,9 @@ from connectors.errors import (
     TranslationError,
     WebhookVerificationError,
 )
+from connectors.reconcile import OrderChannel
 from connectors.secrets import secret_values
-from connectors.spec import TranslationContext
+from connectors.spec import ConnectorKind, TranslationContext
 
 __all__ = [
     "AvailabilityCase",
@@ -164,8 +165,31 @@ def check_declaration(cls: type[Connector]) -> None:
     problems = cls.check_declaration()
     if not cls.events:
         problems.append("declares no events")
+    if isinstance(getattr(cls, "kind", None), ConnectorKind) and cls.kind.takes_orders:
+        problems.extend(_order_channel_problems(cls))
     if problems:
         raise fail(f"{cls.__name__} declaration: " + "; ".join(problems))
+
+
+_ORDER_EVENTS = {"order.created", "order.updated", "order.cancelled"}
+
+
+def _order_channel_problems(cls: type[Connector]) -> list[str]:
+    """Order channels run a reconciliation poll: OrderChannel, iter_orders, reconcile_event."""
+    if not issubclass(cls, OrderChannel):
+        return [
+            "an order channel must subclass connectors.reconcile.OrderChannel, whose reconcile "
+            "poll finds the orders webhooks missed"
+        ]
+    problems = []
+    if cls.iter_orders is OrderChannel.iter_orders:
+        problems.append("an order channel must implement iter_orders(window)")
+    event = str(getattr(cls, "reconcile_event", ""))
+    if event not in cls.events:
+        problems.append(f"reconcile_event {event!r} is not one of the declared events")
+    elif not _ORDER_EVENTS & set(cls.events[event].emits):
+        problems.append(f"reconcile_event {event!r} emits no order snapshot")
+    return problems
 
 
 def check_config_schema(

@@ -694,3 +694,33 @@ def test_missing_id_error_names_the_sku_the_channel_and_the_kind() -> None:
         "missing_external_id",
     )
     assert "SKU 'MUG-BLUE' has no listing_id for this toycarrier channel" in str(error)
+
+
+# -- order channels reconcile ---------------------------------------------------------------------
+
+
+def test_an_order_channel_without_a_reconciliation_poll_fails() -> None:
+    from connectors.reconcile import OrderChannel
+    from connectors.shopify import ShopifyConnector
+    from connectors.spec import ConnectorKind
+
+    class PlainStorefront(ToyConnector):
+        kind: ClassVar[ConnectorKind] = ConnectorKind.STOREFRONT
+
+    with pytest.raises(ConformanceFailure, match="must subclass connectors.reconcile.OrderChannel"):
+        check_declaration(PlainStorefront)
+
+    class NoPoll(OrderChannel, ToyConnector):  # type: ignore[misc]
+        kind: ClassVar[ConnectorKind] = ConnectorKind.STOREFRONT
+        reconcile_event: ClassVar[str] = "tracker.updated"
+
+    with pytest.raises(ConformanceFailure, match="must implement iter_orders") as caught:
+        check_declaration(NoPoll)
+    assert "emits no order snapshot" in str(caught.value)
+
+    class WrongEvent(ShopifyConnector):
+        reconcile_event: ClassVar[str] = "orders/paid"
+
+    with pytest.raises(ConformanceFailure, match="'orders/paid' is not one of the declared events"):
+        check_declaration(WrongEvent)
+    check_declaration(ShopifyConnector)
