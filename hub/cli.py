@@ -25,6 +25,7 @@ from hub.ingest_cli import ingest
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
 from hub.ops_cli import audit_app, dlq_app, review_app, trace
 from hub.release.cli import release_app
+from hub.replenishment.cli import procurement_app, replenish_app
 from hub.run_cli import run
 from hub.scale_cli import ingress, worker
 from hub.schema_files import ExportReport, check_files, render_json, write_files
@@ -43,6 +44,8 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(orders_app, name="orders")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(procurement_app, name="procurement")
+app.add_typer(replenish_app, name="replenish")
 app.add_typer(connectors_app, name="connectors")
 app.command("translate")(translate)
 

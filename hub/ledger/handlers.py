@@ -1,7 +1,7 @@
 """What each event type does to the ledger. :data:`HANDLERS` is the dispatch table.
 
-Event types not in the table but known to the canonical model (tracking, tax quotes, purchase
-orders, ship notices, availability) are recorded as processed without effect: the ledger is not
+Event types not in the table but known to the canonical model (tracking, tax quotes,
+availability) are recorded as processed without effect: the ledger is not
 their system of record, and storing the key keeps a redelivery a duplicate.
 """
 
@@ -38,6 +38,11 @@ from hub.ledger.orders import (
     require_order,
 )
 from hub.ledger.work import Work, ts
+from hub.replenishment.records import (
+    record_purchase_order,
+    record_ship_notice,
+    with_receipt_record,
+)
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -350,7 +355,9 @@ HANDLERS: dict[str, Handler] = {
     "order.cancelled": apply_order,
     "stock.moved": apply_movement,
     "stock.counted": apply_count,
-    "receipt.recorded": apply_receipt,
+    "receipt.recorded": with_receipt_record(apply_receipt),
+    "purchase_order.placed": record_purchase_order,
+    "ship_notice.received": record_ship_notice,
     "shipment.created": apply_shipment,
     "fulfillment.requested": apply_fulfillment_request,
     "payment.authorized": apply_payment,
@@ -370,7 +377,5 @@ RECORD_ONLY = frozenset(
         "availability.changed",
         "tracking.updated",
         "tax.quoted",
-        "purchase_order.placed",
-        "ship_notice.received",
     }
 )
