@@ -51,7 +51,7 @@ def order(
         "company": None,
         "phone": None,
     }
-    line_items = [
+    line_items: list[dict[str, Any]] = [
         {
             "id": line.line_id,
             "admin_graphql_api_id": f"gid://shopify/LineItem/{line.line_id}",
