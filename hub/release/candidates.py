@@ -34,6 +34,11 @@ __all__ = ["LedgerReader"]
 
 _STATES = ("allocated", "partially_allocated", "on_hold")
 _CHUNK = 500
+_PARTS = (
+    "SELECT o.order_key, o.channel, o.external_id, o.state, o.on_hold, o.snapshot, "
+    "l.line_id, l.sku, l.quantity, l.shipped, l.reserved, l.location, l.fulfillment_type "
+    "FROM orders o JOIN order_lines l ON l.tenant = o.tenant AND l.order_key = o.order_key "
+)
 
 
 @dataclass(slots=True)
@@ -72,11 +77,8 @@ class LedgerReader(Reports):
     def candidates(self, tenant: str) -> list[Candidate]:
         """Every (order, location) part waiting for release (module doc)."""
         rows = self._query(
-            "SELECT o.order_key, o.channel, o.external_id, o.state, o.on_hold, o.snapshot, "
-            "l.line_id, l.sku, l.quantity, l.shipped, l.reserved, l.location, l.fulfillment_type "
-            "FROM orders o JOIN order_lines l ON l.tenant = o.tenant AND l.order_key = o.order_key "
-            "WHERE o.tenant = ? AND o.released = 0 AND o.cancelled = 0 AND o.state IN (?, ?, ?) "
-            "ORDER BY o.order_key, l.line_id",
+            _PARTS + "WHERE o.tenant = ? AND o.released = 0 AND o.cancelled = 0 "
+            "AND o.state IN (?, ?, ?) ORDER BY o.order_key, l.line_id",
             (tenant, *_STATES),
         )
         orders: dict[str, list[Any]] = defaultdict(list)
@@ -86,6 +88,17 @@ class LedgerReader(Reports):
         for key, lines in orders.items():
             found.extend(_order_candidates(key, lines))
         return found
+
+    def part(self, tenant: str, order_key: str, location: str) -> Candidate | None:
+        """An order's part at ``location`` as it stands now, released or not: what a node's
+        connector is asked to ship after the release (see :func:`hub.release.run.request_for`)."""
+        rows = self._query(
+            _PARTS + "WHERE o.tenant = ? AND o.order_key = ? ORDER BY l.line_id",
+            (tenant, order_key),
+        )
+        if not rows:
+            return None
+        return next((c for c in _order_candidates(order_key, rows) if c.location == location), None)
 
     def released_today(
         self, tenant: str, policy: ReleasePolicy, now: datetime

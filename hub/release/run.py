@@ -8,20 +8,21 @@ relay hands to the node's connector (a ``from: ledger`` route). Nothing here tal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from canonical import Envelope, FulfillmentRequest, SourceRef
 from canonical.fulfillment import FulfillmentLine
 from canonical.order import OrderRef
 from canonical.party import Address
-from hub.release.ids import request_id
+from hub.release.candidates import LedgerReader
+from hub.release.ids import parse_request_id, request_id
 from hub.release.model import Candidate, WavePlan
 from hub.release.policy import ReleasePolicy
 
-__all__ = ["RELEASE_SOURCE", "ReleaseOutcome", "release_envelopes", "run_wave"]
+__all__ = ["RELEASE_SOURCE", "ReleaseOutcome", "release_envelopes", "request_for", "run_wave"]
 
 #: Who the ledger sees as the sender of a release.
 RELEASE_SOURCE = SourceRef(connector="release", instance="release")
@@ -56,20 +57,22 @@ class ReleaseOutcome:
 def _request(
     tenant: str,
     candidate: Candidate,
-    wave_id: str,
-    level: str,
+    request: str,
     policy: ReleasePolicy,
-    now: datetime,
+    day: date,
+    requested_at: datetime,
 ) -> FulfillmentRequest:
+    """The request for one order's part: its reserved lines, the service level's carrier at the
+    node, and that carrier's cut-off on the node's local ``day`` as the time to ship by."""
     rules = policy.location(candidate.location)
+    level = candidate.service_level or policy.default_service_level
     cutoff = rules.cutoff_for(level)
-    today = now.astimezone(rules.zone).date()
     ship_by = (
-        datetime.combine(today, cutoff.time, tzinfo=rules.zone).astimezone(UTC) if cutoff else None
+        datetime.combine(day, cutoff.time, tzinfo=rules.zone).astimezone(UTC) if cutoff else None
     )
     return FulfillmentRequest(
         tenant=tenant,
-        request_id=request_id(candidate.location, wave_id, candidate.order_key),
+        request_id=request,
         order=OrderRef(channel=candidate.channel, external_id=candidate.external_id),
         location=candidate.location,
         lines=[
@@ -79,9 +82,30 @@ def _request(
         ship_to=candidate.ship_to or Address(),
         service_level=level,
         carrier=cutoff.carrier if cutoff else None,
-        requested_at=now,
+        requested_at=requested_at,
         ship_by=ship_by,
     )
+
+
+def request_for(
+    reader: LedgerReader,
+    tenant: str,
+    released: Mapping[str, Any],
+    policy: ReleasePolicy,
+    requested_at: datetime,
+) -> FulfillmentRequest | None:
+    """The fulfilment request behind a ledger ``order.released`` event (its payload), rebuilt
+    from the ledger: what the outbox relay hands the node's connector. The event carries only the
+    order, location and request id; the id names the wave's local day, so the carrier and the
+    ship-by time come out as they were released. None if the order has nothing left there."""
+    location = str(released["location"])
+    candidate = reader.part(tenant, str(released["order"]), location)
+    if candidate is None:
+        return None
+    parsed = parse_request_id(str(released["request_id"]))
+    zone = policy.location(location).zone
+    day = parsed.day if parsed is not None else requested_at.astimezone(zone).date()
+    return _request(tenant, candidate, str(released["request_id"]), policy, day, requested_at)
 
 
 def release_envelopes(
@@ -95,7 +119,12 @@ def release_envelopes(
         for decision in wave.released:
             candidate = parts[(decision.order_key, decision.location)]
             request = _request(
-                tenant, candidate, wave.wave_id, decision.service_level, policy, plan.as_of
+                tenant,
+                candidate,
+                request_id(candidate.location, wave.wave_id, candidate.order_key),
+                policy,
+                wave.local_date,
+                plan.as_of,
             )
             envelope = Envelope.wrap(
                 request,

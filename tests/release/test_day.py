@@ -10,8 +10,9 @@ import pytest
 from canonical import FulfillmentRequest
 from hub.ledger import Ledger
 from hub.release import Candidate, WavePlan
+from hub.release.candidates import LedgerReader
 from hub.release.ids import request_id
-from hub.release.run import release_envelopes, run_wave
+from hub.release.run import release_envelopes, request_for, run_wave
 from tests.release.scenario import (
     AFTERNOON,
     MORNING,
@@ -197,3 +198,21 @@ def test_the_day_on_postgresql(postgres_url: str) -> None:
     add_afternoon_orders(postgres_url)
     _, afternoon = plan_at(postgres_url, AFTERNOON)
     assert summary(afternoon) == AFTERNOON_PLAN
+
+
+def test_each_order_released_event_gives_back_the_request_the_wave_sent(url: str) -> None:
+    candidates, plan = plan_at(url, MORNING)
+    sent = {
+        envelope.payload.request_id: envelope.payload
+        for _, envelope in release_envelopes(TENANT, plan, candidates, policy())
+        if isinstance(envelope.payload, FulfillmentRequest)
+    }
+    _release(url, (candidates, plan))
+    events = _released_events(url)
+    assert len(events) == len(sent) == 7
+    with LedgerReader(url) as reader:
+        for event in events:
+            rebuilt = request_for(reader, TENANT, event, policy(), MORNING)
+            assert rebuilt == sent[event["request_id"]]
+        gone = {"order": "web:nope", "location": "wh_east", "request_id": "x"}
+        assert request_for(reader, TENANT, gone, policy(), MORNING) is None
