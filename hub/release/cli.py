@@ -105,6 +105,9 @@ def _deployment(config: Path | None, reader: LedgerReader) -> Deployment:
 
 
 def _reader(ledger: str | None) -> tuple[str, LedgerReader]:
+    """The ledger's URL and a read-only reader on it, once the ledger is known to be there and
+    migrated (opening it as a :class:`Ledger` checks that, and migrates the embedded default)."""
+    from hub.ledger.store import Ledger
     from hub.ledger.url import parse_ledger_url, resolve_ledger_url
 
     url = resolve_ledger_url(ledger)
@@ -112,6 +115,7 @@ def _reader(ledger: str | None) -> tuple[str, LedgerReader]:
     if target.kind == "sqlite" and not Path(target.location).expanduser().exists():
         raise _fail(f"no ledger at {target.location}; run the hub first or pass --ledger")
     try:
+        Ledger(url).close()
         return url, LedgerReader(url)
     except HubError as exc:
         raise _fail(str(exc)) from None

@@ -132,6 +132,11 @@ def test_usage_errors_exit_1_with_the_reason(ledger: str, tmp_path: Path) -> Non
     missing = invoke("plan", "--ledger", str(tmp_path / "none.sqlite3"))
     assert missing.exit_code == 1
     assert "no ledger at" in missing.stderr
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    unmigrated = invoke("plan", "--ledger", str(empty))
+    assert unmigrated.exit_code == 1
+    assert "hub ledger migrate" in unmigrated.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         DEPLOYMENT.replace("wh_west:\n          timezone", "wh_wset:\n          timezone")
