@@ -144,3 +144,13 @@ def test_usage_errors_exit_1_with_the_reason(ledger: str, tmp_path: Path) -> Non
     invalid = invoke("plan", "--ledger", ledger, "-c", str(broken))
     assert invalid.exit_code == 1
     assert "did you mean 'wh_west'?" in invalid.stderr
+
+
+def test_hub_release_is_a_command_of_hub(ledger: str) -> None:
+    from hub.cli import app
+
+    result = runner.invoke(
+        app, ["release", "plan", "--ledger", ledger, "--tenant", "acme", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [t["tenant"] for t in json.loads(result.stdout)["tenants"]] == ["acme"]
