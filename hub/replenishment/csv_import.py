@@ -139,7 +139,7 @@ def _row(row: dict[str, str]) -> tuple[str, str, dict[str, Any], tuple[str, int]
     if record in ("po", "asn"):
         for column in ("supplier", "expected_at"):
             if not values[column]:
-                raise ValueError(f"a {record} row needs {column}")
+                raise ValueError(f"{record} rows need {column}")
     fields: dict[str, Any] = {"tenant": values["tenant"]}
     for column in _HEADER_FIELDS:
         fields[column] = values[column] or None
@@ -243,12 +243,13 @@ def read_procurement(path: Path) -> list[tuple[int, Envelope]]:
             payload = _payload(document)
         except ValidationError as exc:
             error = exc.errors()[0]
-            field_path = ".".join(str(p) for p in error["loc"]) or "document"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["loc"]:
+                message = f"{'.'.join(str(p) for p in error['loc'])}: {message}"
             problems.append(
                 (
                     document.line,
-                    f"{path}:{document.line}: {document.record} {document.number}: "
-                    f"{field_path}: {error['msg']}",
+                    f"{path}:{document.line}: {document.record} {document.number}: {message}",
                 )
             )
             continue

@@ -44,6 +44,7 @@ from canonical import (
     SourceRef,
 )
 from hub.ledger import Ledger
+from hub.replenishment.csv_import import import_procurement
 
 TENANT = "acme"
 AS_OF = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -172,3 +173,12 @@ def demand_history() -> list[Envelope]:
     envelopes.append(order("B1", "SKU-B", 3, noon(date(2026, 3, 13)), promised_by=promise))
     envelopes.append(order("B2", "SKU-B", 4, noon(date(2026, 3, 13))))
     return envelopes
+
+
+def build(ledger: Ledger, folder: Path) -> None:
+    """The whole scenario in a migrated ledger: master data, procurement CSV, demand."""
+    master_data(ledger)
+    report = import_procurement(ledger, write_csv(folder))
+    assert report.refused == ()
+    results = ledger.apply(demand_history())
+    assert {r.outcome for r in results} == {"applied"}, [r.reason for r in results]

@@ -16,16 +16,9 @@ from hub.replenishment.policy import ReplenishmentPolicy
 from hub.replenishment.report import report_json
 from hub.replenishment.suggest import evaluate
 from tests.replenishment import scenario
+from tests.replenishment.scenario import build
 
 POLICY = ReplenishmentPolicy(history_days=14)  # alpha 0.2, 95% service, 7-day review
-
-
-def build(ledger: Ledger, folder: Path) -> None:
-    scenario.master_data(ledger)
-    report = import_procurement(ledger, scenario.write_csv(folder))
-    assert report.refused == ()
-    results = ledger.apply(scenario.demand_history())
-    assert {r.outcome for r in results} == {"applied"}, [r.reason for r in results]
 
 
 @pytest.fixture
