@@ -18,6 +18,7 @@ import httpx
 
 from canonical.envelope import Envelope
 from canonical.events import EVENT_TYPES
+from canonical.fulfillment import FulfillmentRequest
 from connectors.errors import MissingExternalIdError, TranslationError, UnknownEventError
 from connectors.http import HttpClient, RateLimitPolicy
 from connectors.spec import (
@@ -277,6 +278,23 @@ class Connector:
         raise NotImplementedError(
             f"connector {self.name!r} lists availability.changed in accepts but does not "
             "implement push_availability"
+        )
+
+    # -- outbound fulfilment ----------------------------------------------------------------------
+
+    def request_fulfillment(self, request: FulfillmentRequest) -> str:
+        """Ask the fulfilment node (a 3PL, a warehouse system) to ship ``request``; returns the
+        node's own id for it.
+
+        The hub calls this for every instance of a connector that lists ``fulfillment.requested``
+        in :attr:`accepts` and serves the request's location, when the hub releases an order to
+        that node (``hub release run``). ``request.request_id`` is stable for one release, so a
+        connector passes it as the vendor's reference (ShipBob ``reference_id``) where the vendor
+        offers one. Errors follow :meth:`push_availability`'s contract.
+        """
+        raise NotImplementedError(
+            f"connector {self.name!r} lists fulfillment.requested in accepts but does not "
+            "implement request_fulfillment"
         )
 
     def account(self) -> str:

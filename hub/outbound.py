@@ -122,34 +122,67 @@ def _push_action(runtime: HubRuntime, connector: Any, channel: str) -> OutboundA
     return push
 
 
-def dispatcher_for(runtime: HubRuntime) -> Dispatcher:
+def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> OutboundAction:
+    """Hand a released order to its node: the request is rebuilt from the ledger (the outbox
+    event names only the order, node and request id) and sent through the node's connector."""
+    from hub.release.run import request_for
+
+    async def send(event: OutboxEvent) -> None:
+        tenant = runtime.deployment.tenants[event.tenant]
+        request = await asyncio.to_thread(
+            request_for, reader, event.tenant, event.payload, tenant.release, event.created_at
+        )
+        if request is None:  # nothing is left to ship there (cancelled since the release)
+            return
+        try:
+            await asyncio.to_thread(connector.request_fulfillment, request)
+        except RateLimited as exc:
+            raise RateLimitedError(str(exc), retry_after=exc.retry_after) from exc
+        except RetriableError as exc:
+            raise TransientError(str(exc)) from exc
+
+    return send
+
+
+#: The ledger's outbox event types, and the canonical event a route names to receive them.
+OUTBOUND_EVENTS = {
+    "availability.changed": "availability.changed",
+    "order.released": "fulfillment.requested",
+}
+
+
+def dispatcher_for(runtime: HubRuntime, *, reader: Any = None) -> Dispatcher:
     """Route the ledger's events to the connector instances the deployment sends them to.
 
     Only routes ``from: ledger`` send anything out: an operator opts a live store in to pushes,
     never by default. An ``availability.changed`` event is the level of one channel, so it goes
-    only to destinations selling on that channel.
+    only to destinations selling on that channel; a released order (``order.released``, routed as
+    ``fulfillment.requested``) goes only to the connector serving the node it was released to.
+    ``reader`` (a :class:`hub.release.candidates.LedgerReader`) rebuilds fulfilment requests.
     """
 
     def routes(event: OutboxEvent) -> list[tuple[str, OutboundAction]]:
         tenant = runtime.deployment.tenants.get(event.tenant)
-        if tenant is None:
+        canonical = OUTBOUND_EVENTS.get(event.event_type)
+        if tenant is None or canonical is None:
             return []
-        channel = str(event.payload.get("channel"))
         destinations: dict[str, OutboundAction] = {}
         for route in tenant.routes:
-            if route.source != "ledger" or not {"*", event.event_type} & set(route.events):
+            if route.source != "ledger" or not {"*", canonical} & set(route.events):
                 continue
             for name in route.to:
                 instance = tenant.connectors.get(name)
                 connector = runtime.instances.get((event.tenant, name))
                 if instance is None or connector is None or name in destinations:
                     continue
-                if event.event_type not in type(connector).accepts:
+                if canonical not in type(connector).accepts:
                     continue
-                if event.event_type == "availability.changed":
-                    if instance.channel != channel:
-                        continue
-                    destinations[name] = _push_action(runtime, connector, channel)
+                if canonical == "availability.changed":
+                    channel = str(event.payload.get("channel"))
+                    if instance.channel == channel:
+                        destinations[name] = _push_action(runtime, connector, channel)
+                elif instance.location == str(event.payload.get("location")) and reader:
+                    destinations[name] = _fulfilment_action(runtime, connector, reader)
         return list(destinations.items())
 
     return Dispatcher(routes=routes, dead_letters=runtime.operations, on_result=_count_push)
@@ -223,7 +256,11 @@ async def run_outbound(
     A process that is not the leader checks again every ``check_every`` seconds; the leader checks
     that it still holds the lock as often, and stops relaying at once if it lost it.
     """
-    source, bus = LedgerOutbox(runtime.ledger), InProcessBus(dispatcher_for(runtime))
+    from hub.release.candidates import LedgerReader
+
+    reader = LedgerReader(runtime.ledger_url)
+    source = LedgerOutbox(runtime.ledger)
+    bus = InProcessBus(dispatcher_for(runtime, reader=reader))
     leadership = RelayLeadership(runtime.ledger_url)
     try:
         while not stop.is_set():
@@ -248,6 +285,7 @@ async def run_outbound(
                 await _wait(stop, check_every)
     finally:
         await asyncio.to_thread(leadership.release)
+        reader.close()
 
 
 async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
@@ -269,12 +307,17 @@ async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
         id=int(event_id),
         tenant=raw.tenant,
         event_type=raw.event,
-        key=f"{payload.get('sku')}@{payload.get('channel')}",
+        key=f"{payload.get('sku')}@{payload.get('channel')}"
+        if raw.event == "availability.changed"
+        else str(payload.get("order")),
         payload=payload,
         created_at=raw.received_at,
     )
     outcomes: list[str] = []
-    dispatcher = dispatcher_for(runtime)
+    from hub.release.candidates import LedgerReader
+
+    reader = LedgerReader(runtime.ledger_url)
+    dispatcher = dispatcher_for(runtime, reader=reader)
     routes = dispatcher.routes
     dispatcher.routes = lambda e: [(d, a) for d, a in routes(e) if d == destination]
 
@@ -283,7 +326,10 @@ async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
         _count_push(event, destination, outcome, reason)
 
     dispatcher.on_result = record
-    await dispatcher.dispatch([event])
+    try:
+        await dispatcher.dispatch([event])
+    finally:
+        reader.close()
     return outcomes[0] if outcomes else "no_destination"
 
 

@@ -99,6 +99,10 @@ class ShipBobConnector(Connector):
         body: Any = load_payload(response.content)
         return str(body["id"])
 
+    def request_fulfillment(self, request: FulfillmentRequest) -> str:
+        """The hub's release of an order to this ShipBob account: a ShipBob order."""
+        return self.create_fulfillment_order(request)
+
     def iter_inventory_levels(self) -> Iterator[Any]:
         """Every page of inventory levels by fulfilment centre, each stamped with ``counted_at``.
 

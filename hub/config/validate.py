@@ -278,6 +278,19 @@ def _check_tenant(
                         f"{target!r} ({tenant.connectors[target].type}) does not act on {what}; "
                         f"it accepts {', '.join(sorted(accepts)) or 'nothing'}",
                     )
+                instance = tenant.connectors[target]
+                if "availability.changed" in route.events and instance.channel is None:
+                    collector.add(
+                        (*path, "to", position),
+                        f"{target!r} sells on no channel: give it channel: to receive "
+                        "availability.changed",
+                    )
+                if "fulfillment.requested" in route.events and instance.location is None:
+                    collector.add(
+                        (*path, "to", position),
+                        f"{target!r} serves no location: give it location: to receive "
+                        "fulfillment.requested",
+                    )
 
 
 def _check_release(collector: _Collector, tenant_name: str, tenant: Any) -> None:

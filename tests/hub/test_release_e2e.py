@@ -1,0 +1,156 @@
+"""End to end: an order in through `hub run`, released by `hub release run`, out to ShipBob.
+
+Pass criteria: the order allocates at the 3PL node; `hub release run` releases it; the outbox relay
+hands the released order to the ShipBob instance serving that node as ShipBob's documented
+`POST /1.0/order` (reference_id = the hub's order key, the SKUs and quantities reserved there, the
+buyer's address, the release's request id as a tag); running the same wave again sends nothing more;
+a node without a `from: ledger` route to it is never called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import yaml
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.config.model import Deployment
+from hub.runtime import open_runtime
+from tests.support import acme_tenant, paid_order, receipt, serving
+
+SECRET = "shopify-app-secret"
+ENV = {
+    "SHOPIFY_TOKEN": "shpat_test",
+    "SHOPIFY_SECRET": SECRET,
+    "SHIPBOB_TOKEN": "shipbob-pat",
+    "SHIPBOB_HOOK": "whsec_" + base64.b64encode(b"shipbob-webhook-key").decode(),
+}
+ORDER_URL = "https://api.shipbob.com/1.0/order"
+
+
+def _deployment_document() -> dict[str, Any]:
+    tenant = acme_tenant()
+    tenant["locations"] = {
+        "shipbob_chi": {"kind": "3pl", "priority": 1},
+        "shipbob_ny": {"kind": "3pl", "priority": 2},
+    }
+    shipbob = {
+        "type": "shipbob",
+        "settings": {"channel_id": "100102"},
+        "secrets": {"access_token": "env:SHIPBOB_TOKEN", "webhook_secrets": ["env:SHIPBOB_HOOK"]},
+    }
+    tenant["connectors"]["shipbob_chi"] = {**shipbob, "location": "shipbob_chi"}
+    tenant["connectors"]["shipbob_ny"] = {**shipbob, "location": "shipbob_ny"}
+    tenant["routes"].append(
+        {"from": "ledger", "events": ["fulfillment.requested"], "to": ["shipbob_chi"]}
+    )
+    return {"tenants": {"acme": tenant}}
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    return {
+        "content-type": "application/json",
+        "x-shopify-topic": "orders/create",
+        "x-shopify-hmac-sha256": digest,
+        "x-shopify-shop-domain": "acme.myshopify.com",
+    }
+
+
+def _created(request: httpx.Request) -> httpx.Response:
+    """ShipBob's documented answer to POST /1.0/order: the order it created."""
+    body = json.loads(request.content)
+    return httpx.Response(
+        201,
+        json={
+            "id": 7788,
+            "created_date": "2026-03-02T15:00:00+00:00",
+            "reference_id": body["reference_id"],
+            "order_number": body["order_number"],
+            "status": "Processing",
+            "type": "DTC",
+            "channel": {"id": 100102, "name": "hub"},
+            "shipping_method": body["shipping_method"],
+            "recipient": body["recipient"],
+            "products": [
+                {"id": 10 + n, "reference_id": p["reference_id"], "quantity": p["quantity"]}
+                for n, p in enumerate(body["products"])
+            ],
+            "tags": body["tags"],
+            "shipments": [],
+        },
+    )
+
+
+async def test_a_released_order_becomes_a_shipbob_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = _deployment_document()
+    config = tmp_path / "deploy.yaml"
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    ledger_url = str(tmp_path / "ledger.sqlite3")
+    runtime = open_runtime(
+        Deployment.model_validate(document), ledger_url=ledger_url, environ=ENV, auto_migrate=True
+    )
+    for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
+        runtime.ledger.upsert_sku("acme", sku)
+    runtime.ledger.apply(
+        [receipt("TSHIRT-RED-M", 10, "shipbob_chi"), receipt("MUG-WHITE", 10, "shipbob_chi")]
+    )
+    runtime.catalog.reload()
+    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    try:
+        with respx.mock(assert_all_called=False) as vendor:
+            vendor.route(host="127.0.0.1").pass_through()
+            orders = vendor.post(ORDER_URL).mock(side_effect=_created)
+            async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
+                body = json.dumps(paid_order(9101)).encode()
+                answer = await client.post(
+                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
+                )
+                assert answer.status_code == 200
+                for _ in range(200):
+                    order = runtime.ledger.order("shopify_us:9101", tenant="acme")
+                    if order is not None and order["state"] == "allocated":
+                        break
+                    await asyncio.sleep(0.05)
+                result = await asyncio.to_thread(CliRunner().invoke, app, release)
+                assert result.exit_code == 0, result.output
+                [outcome] = json.loads(result.output)["tenants"][0]["results"]
+                assert outcome["outcome"] == "applied"
+                for _ in range(200):
+                    if orders.called:
+                        break
+                    await asyncio.sleep(0.05)
+                released = runtime.ledger.order("shopify_us:9101", tenant="acme")
+                assert released is not None
+                assert released["state"] == "released"
+                again = await asyncio.to_thread(CliRunner().invoke, app, release)
+                assert again.exit_code == 0, again.output
+                await asyncio.sleep(0.5)  # a second push would have left by now
+    finally:
+        runtime.close()
+
+    [call] = orders.calls  # exactly one ShipBob order, and none for the unrouted node
+    sent = json.loads(call.request.content)
+    assert call.request.headers["shipbob_channel_id"] == "100102"
+    assert call.request.headers["authorization"] == "Bearer shipbob-pat"
+    assert sent["reference_id"] == "shopify_us:9101"
+    assert sorted((p["reference_id"], p["quantity"]) for p in sent["products"]) == [
+        ("MUG-WHITE", 1),
+        ("TSHIRT-RED-M", 2),
+    ]
+    assert sent["recipient"]["address"]["country"]
+    assert sent["tags"] == [{"name": "hub_request_id", "value": outcome["request_id"]}]
