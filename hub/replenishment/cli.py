@@ -142,6 +142,24 @@ def _print(data: dict[str, Any]) -> None:
             ", ".join(line["order"] for line in item["promises_at_risk"]) or "-",
         )
     console.print(table)
+    suppliers = Table(
+        "tenant", "supplier", "placed", "received", "on time", "in full", "lead time (days)",
+        title="Supplier performance",
+    )  # fmt: skip
+    for perf in data["suppliers"]:
+        lead = perf["lead_time_days"]
+        suppliers.add_row(
+            perf["tenant"],
+            perf["supplier"],
+            str(perf["placed"]),
+            str(perf["received"]),
+            _percent(perf["on_time_rate"]),
+            _percent(perf["in_full_rate"]),
+            "-"
+            if lead is None
+            else f"{lead['mean']:.1f} ± {lead['deviation']:.1f} (n={lead['samples']})",
+        )
+    console.print(suppliers)
     for item in data["no_suggestion"]:
         console.print(f"no suggestion for {item['sku']} at {item['location']}: {item['reason']}")
     for delay in data["inbound_delays"]:
@@ -150,3 +168,7 @@ def _print(data: dict[str, Any]) -> None:
             f"inbound delay ({delay['kind']}): {delay['po_number']} from {delay['supplier']}, "
             f"{delay['outstanding']} x {delay['sku']} to {delay['location']}; at risk: {orders}"
         )
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"

@@ -117,8 +117,8 @@ def inbound_delays(
 ) -> list[InboundDelay]:
     """Every known inbound delay, with the customer order lines it puts at risk."""
     waiting: dict[tuple[str, str], list[OpenLine]] = {}
-    for line in open_lines:
-        waiting.setdefault((line.sku, line.location), []).append(line)
+    for open_line in open_lines:
+        waiting.setdefault((open_line.sku, open_line.location), []).append(open_line)
     delays = []
     for po in orders:
         for sku, line in sorted(po.lines.items()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -22,18 +23,20 @@ POLICY = ReplenishmentPolicy(history_days=14)  # alpha 0.2, 95% service, 7-day r
 
 
 @pytest.fixture
-def report(ledger: Ledger, tmp_path: Path) -> dict[str, object]:
+def report(ledger: Ledger, tmp_path: Path) -> dict[str, Any]:
     build(ledger, tmp_path)
     return report_json(evaluate(ledger, POLICY, scenario.AS_OF))
 
 
-def _item(report: dict[str, object], sku: str, location: str, section: str) -> dict[str, object]:
-    items = [i for i in report[section] if i["sku"] == sku and i["location"] == location]  # type: ignore[attr-defined,index]
+def _item(report: dict[str, Any], sku: str, location: str, section: str) -> dict[str, Any]:
+    items: list[dict[str, Any]] = [
+        i for i in report[section] if i["sku"] == sku and i["location"] == location
+    ]
     assert len(items) == 1, report[section]
-    return items[0]  # type: ignore[no-any-return]
+    return items[0]
 
 
-def test_sku_a_demand_rate_and_seasonal_index(report: dict[str, object]) -> None:
+def test_sku_a_demand_rate_and_seasonal_index(report: dict[str, Any]) -> None:
     """Window: the 14 whole days before 2026-03-16, i.e. 03-02 (Mon) .. 03-15 (Sun).
 
     x = 4 4 4 4 4 2 2 | 4 4 4 4 4 2 6 (03-10: 4 + 3 reserved - 3 released by the cancellation).
@@ -49,14 +52,14 @@ def test_sku_a_demand_rate_and_seasonal_index(report: dict[str, object]) -> None
     sqrt = sqrt(26)/7 = 0.728431.
     """
     demand = _item(report, "SKU-A", "wh_a", "suggestions")["demand"]
-    assert demand["days"] == 14  # type: ignore[index]
-    assert demand["mean"] == pytest.approx(26 / 7, abs=1e-4)  # type: ignore[index]
-    assert demand["seasonal_index"] == pytest.approx([14 / 13] * 5 + [7 / 13, 14 / 13], abs=1e-4)  # type: ignore[index]
-    assert demand["rate"] == pytest.approx(4.007820, abs=1e-4)  # type: ignore[index]
-    assert demand["deviation"] == pytest.approx(math.sqrt(26) / 7, abs=1e-4)  # type: ignore[index]
+    assert demand["days"] == 14
+    assert demand["mean"] == pytest.approx(26 / 7, abs=1e-4)
+    assert demand["seasonal_index"] == pytest.approx([14 / 13] * 5 + [7 / 13, 14 / 13], abs=1e-4)
+    assert demand["rate"] == pytest.approx(4.007820, abs=1e-4)
+    assert demand["deviation"] == pytest.approx(math.sqrt(26) / 7, abs=1e-4)
 
 
-def test_sku_a_lead_time_safety_stock_reorder_point_and_quantity(report: dict[str, object]) -> None:
+def test_sku_a_lead_time_safety_stock_reorder_point_and_quantity(report: dict[str, Any]) -> None:
     """Lead times of acme_supply: PO-1 10 days, PO-2 14, PO-3 12: mean 12, sample deviation
     sqrt((4 + 4 + 0) / 2) = 2.
     z(0.95) = 1.644854. SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2)
@@ -87,11 +90,11 @@ def test_sku_a_lead_time_safety_stock_reorder_point_and_quantity(report: dict[st
 
 
 def test_skus_without_usable_history_get_no_suggestion_and_say_why(
-    report: dict[str, object],
+    report: dict[str, Any],
 ) -> None:
     """SKU-N was received but never ordered; SKU-S was first ordered on 03-12, so 4 days of
     history (03-12 .. 03-15) against the 7 needed; SKU-B 3 days (03-13 .. 03-15)."""
-    reasons = {(i["sku"], i["location"]): i["reason"] for i in report["no_suggestion"]}  # type: ignore[attr-defined]
+    reasons = {(i["sku"], i["location"]): i["reason"] for i in report["no_suggestion"]}
     assert reasons == {
         ("SKU-N", "wh_a"): "no demand history: no customer order has reserved SKU-N at wh_a",
         ("SKU-S", "wh_a"): "only 4 days of demand history since its first order on 2026-03-12 "
@@ -101,7 +104,7 @@ def test_skus_without_usable_history_get_no_suggestion_and_say_why(
         ("SKU-B", "wh_b"): "only 3 days of demand history since its first order on 2026-03-13 "
         "(needs 7)",
     }
-    assert [i["sku"] for i in report["suggestions"]] == ["SKU-A"]  # type: ignore[attr-defined]
+    assert [i["sku"] for i in report["suggestions"]] == ["SKU-A"]
 
 
 def test_a_larger_position_is_above_the_reorder_point(ledger: Ledger, tmp_path: Path) -> None:
@@ -148,3 +151,6 @@ def test_cli_suggest_json_prints_the_same_figures(ledger_url: str, tmp_path: Pat
     assert human.exit_code == 0, human.output
     assert "no suggestion for SKU-N at wh_a: no demand history" in human.output
     assert "inbound delay (late_notice): PO-4 from beta_parts" in human.output
+    supplier_row = next(line for line in human.output.splitlines() if "acme_supply" in line)
+    assert "33%" in supplier_row
+    assert "67%" in supplier_row

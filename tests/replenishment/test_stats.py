@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from hub.replenishment.stats import (
 MONDAY = date(2026, 3, 2)
 
 
-def _series(values: list[float]) -> list[tuple[date, float]]:
+def _series(values: Sequence[float]) -> list[tuple[date, float]]:
     return [(MONDAY + timedelta(days=i), v) for i, v in enumerate(values)]
 
 
