@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from hub.operations import OperationsStore
@@ -425,6 +425,10 @@ async def overview(request: Request, api: AdminApi, token: AdminToken, tenant: s
     return JSONResponse(report.as_json())
 
 
+def _base_routes(routes: list[Route]) -> list[BaseRoute]:
+    return list(routes)
+
+
 def admin_routes(api: AdminApi) -> list[Route]:
     """The admin API's routes, to mount beside the ingress."""
     tenant = PREFIX + "/tenants/{tenant}"
@@ -480,7 +484,7 @@ def admin_routes(api: AdminApi) -> list[Route]:
     )
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(generator.get_schema(routes=routes))
+        return JSONResponse(generator.get_schema(routes=_base_routes(routes)))
 
     return [
         *routes,

@@ -66,7 +66,8 @@ def _flow(api: AdminApi, tenant: str, order: str | None, message: str | None) ->
     if not order and not message:
         return []
     records = api.operations.audit_trail(tenant, message_id=message or None, order_key=order)
-    flow, previous = [], None
+    flow: list[dict[str, Any]] = []
+    previous = None
     for record in records:
         flow.append(
             {

@@ -203,15 +203,15 @@ class HubRuntime:
 
 def _load_master_data(ledger: Ledger, deployment: Deployment) -> None:
     for tenant_name, tenant in deployment.tenants.items():
-        for channel, config in tenant.channels.items():
-            ledger.upsert_channel(tenant_name, channel, kind=config.kind.value)
-        for location, config in tenant.locations.items():
+        for channel, channel_config in tenant.channels.items():
+            ledger.upsert_channel(tenant_name, channel, kind=channel_config.kind.value)
+        for location, location_config in tenant.locations.items():
             ledger.upsert_location(
                 tenant_name,
                 location,
-                kind=config.kind.value,
-                region=config.region,
-                priority=config.priority,
+                kind=location_config.kind.value,
+                region=location_config.region,
+                priority=location_config.priority,
             )
 
 

@@ -88,7 +88,7 @@ class NatsSink:
         self._broker = broker
         self._config = config
 
-    async def put(self, raws: list[RawMessage]) -> None:  # type: ignore[override]
+    async def put(self, raws: list[RawMessage]) -> None:
         await publish_nats(self._broker, self._config, raws)
 
     async def backlog(self) -> int:
@@ -103,7 +103,7 @@ class RedisSink:
         self._config = config
         self._publisher = RedisStreamsPublisher(client, config)
 
-    async def put(self, raws: list[RawMessage]) -> None:  # type: ignore[override]
+    async def put(self, raws: list[RawMessage]) -> None:
         await self._publisher.publish(raws)
 
     async def backlog(self) -> int:

@@ -307,9 +307,9 @@ def _check_master_data(rule: MasterDataRule, envelope: Envelope, catalog: Catalo
     elif isinstance(payload, Shipment):
         if not catalog.location_exists(tenant, payload.location):
             problems.append(f"unknown location {payload.location}")
-        for index, line in enumerate(payload.lines):
-            if not catalog.sku_exists(tenant, line.sku):
-                problems.append(f"lines.{index}: unknown SKU {line.sku}")
+        for index, shipped in enumerate(payload.lines):
+            if not catalog.sku_exists(tenant, shipped.sku):
+                problems.append(f"lines.{index}: unknown SKU {shipped.sku}")
     if problems:
         return RuleResult(name, Outcome.EXCEPTION, "; ".join(problems))
     return _pass(name)

@@ -392,12 +392,12 @@ def validate_text(
             except MissingSecretError as exc:
                 collector.add(path, f"telemetry header {name!r}: {exc}")
     for index, token in enumerate(deployment.admin.tokens):
-        for position, tenant in enumerate(token.tenants):
-            if tenant != "*" and tenant not in deployment.tenants:
-                hint = did_you_mean(tenant, deployment.tenants)
+        for position, named in enumerate(token.tenants):
+            if named != "*" and named not in deployment.tenants:
+                hint = did_you_mean(named, deployment.tenants)
                 collector.add(
                     ("admin", "tokens", index, "tenants", position),
-                    f"admin token {token.name!r} names unknown tenant {tenant!r}{hint}",
+                    f"admin token {token.name!r} names unknown tenant {named!r}{hint}",
                 )
     collector.problems.sort(key=lambda p: (p.line, p.column))
     return deployment, collector.problems

@@ -163,7 +163,7 @@ class OperationsStore:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.query(sql, params)
+            return list(self._db.query(sql, params))
 
     # -- router ports ---------------------------------------------------------------------------
 
