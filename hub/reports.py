@@ -13,6 +13,10 @@ Definitions (the dashboard and docs/operations.md repeat them):
   shipped.
 * **Perfect-order rate**: of the orders that have shipped, the share shipped complete, never held
   for review or as an exception, not cancelled and with nothing returned.
+* **Clean-order rate**: of all orders, the share that went straight through: never held for review
+  or as an exception.
+* **Return cycle time**: from an order's first ``return.requested`` to the first refund or inspection
+  after it (median and worst, over the returns that have one).
 """
 
 from __future__ import annotations
@@ -79,6 +83,10 @@ class Overview:
     cancellations: int = 0
     fill_rate: float | None = None
     perfect_order_rate: float | None = None
+    clean_order_rate: float | None = None
+    return_cycle_hours_median: float | None = None
+    return_cycle_hours_max: float | None = None
+    returns_open: int = 0
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     held: list[dict[str, Any]] = field(default_factory=list)
     exceptions_by_rule: list[dict[str, Any]] = field(default_factory=list)
@@ -127,6 +135,8 @@ class Reports:
         report = Overview(tenant=tenant, as_of=now.isoformat())
         self._orders(report, now)
         self._rates(report)
+        self._clean_orders(report)
+        self._returns(report)
         self._queues(report, now)
         self._dead_letters(report)
         self._inventory(report, sku)
@@ -208,6 +218,37 @@ class Reports:
         )
         report.fill_rate = round(shipped / ordered, 4) if ordered else None
         report.perfect_order_rate = round(perfect / len(rows), 4)
+
+    def _clean_orders(self, report: Overview) -> None:
+        if not report.orders_total:
+            return
+        held = int(
+            self._query(
+                "SELECT COUNT(*) FROM orders o WHERE o.tenant = ? AND EXISTS (SELECT 1 FROM "
+                "held_messages h WHERE h.tenant = o.tenant AND h.order_key = o.order_key)",
+                (report.tenant,),
+            )[0][0]
+        )
+        report.clean_order_rate = round((report.orders_total - held) / report.orders_total, 4)
+
+    def _returns(self, report: Overview) -> None:
+        started: dict[str, datetime] = {}
+        cycles: list[float] = []
+        for key, event, at in self._query(
+            "SELECT order_key, event, at FROM order_history WHERE tenant = ? AND event IN "
+            "('return.requested', 'payment.refunded', 'return.inspected') ORDER BY id",
+            (report.tenant,),
+        ):
+            moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+            if event == "return.requested":
+                started.setdefault(str(key), moment)
+            elif str(key) in started:
+                cycles.append((moment - started.pop(str(key))).total_seconds() / 3600)
+        report.returns_open = len(started)
+        if cycles:
+            cycles.sort()
+            report.return_cycle_hours_median = round(cycles[len(cycles) // 2], 2)
+            report.return_cycle_hours_max = round(cycles[-1], 2)
 
     # -- queues ----------------------------------------------------------------------------------
 

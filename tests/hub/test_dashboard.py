@@ -130,6 +130,8 @@ async def test_overview_endpoint_reports_the_known_state(hub: tuple[HubRuntime, 
         assert report["held"][0]["rule"] == "master_data"
         assert report["recent_dead_letters"][0]["stage"] in {"translate", "validate"}
         assert report["fill_rate"] is None  # nothing shipped yet
+        assert report["clean_order_rate"] == 1.0  # the held order never reached the ledger
+        assert report["returns_open"] == 0
         sku = await _overview(client, sku="TSHIRT-RED-M")
         assert sku["sku_availability"] == {"shopify_us": 20 - 3 * 2}
         assert {p["location"]: p["allocated"] for p in sku["sku_positions"]} == {"wh_east": 6}
