@@ -64,8 +64,10 @@ def test_overview_figures_match_the_hand_computed_day(ledger: Ledger, ledger_url
     )
     ledger.apply([return_event("rma5", "O5", "return.requested", [("1", 1, None)])])
     ledger.apply(
-        [return_event("rma5", "O5", "return.received", [("1", 1, None)])]
-        + [return_event("rma5", "O5", "return.inspected", [("1", 1, Disposition.RESTOCK)])]
+        [
+            return_event("rma5", "O5", "return.received", [("1", 1, None)]),
+            return_event("rma5", "O5", "return.inspected", [("1", 1, Disposition.RESTOCK)]),
+        ]
     )
     _held(ledger, "web:O3")
     requested = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
