@@ -185,7 +185,26 @@ def dispatcher_for(runtime: HubRuntime, *, reader: Any = None) -> Dispatcher:
                     destinations[name] = _fulfilment_action(runtime, connector, reader)
         return list(destinations.items())
 
-    return Dispatcher(routes=routes, dead_letters=runtime.operations, on_result=_count_push)
+    def policy_for(event: OutboxEvent, destination: str) -> Any:
+        """The retry policy of the route that sends this event there (else the tenant's)."""
+        tenant = runtime.deployment.tenants.get(event.tenant)
+        if tenant is None:
+            return None
+        for route in tenant.routes:
+            if (
+                route.source == "ledger"
+                and destination in route.to
+                and {"*", event.event_type} & set(route.events)
+            ):
+                return route.retry or tenant.retry
+        return tenant.retry
+
+    return Dispatcher(
+        routes=routes,
+        dead_letters=runtime.operations,
+        on_result=_count_push,
+        policy_for=policy_for,
+    )
 
 
 class RelayLeadership:

@@ -126,6 +126,8 @@ class Dispatcher:
     dead_letters: DeadLetterStore
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_result: Callable[[OutboxEvent, str, str, str], None] | None = None
+    #: The retry policy for one event at one destination (its route's), None for :attr:`policy`.
+    policy_for: Callable[[OutboxEvent, str], RetryPolicy | None] | None = None
 
     async def dispatch(self, events: Sequence[OutboxEvent]) -> None:
         """Perform every event at every destination; per-destination calls run concurrently."""
@@ -146,7 +148,8 @@ class Dispatcher:
             with outbound_span(
                 event.traceparent, f"hub.outbound {event.event_type} {destination}", attributes
             ):
-                await run_with_retries(lambda: action(event), self.policy)
+                policy = self.policy_for(event, destination) if self.policy_for else None
+                await run_with_retries(lambda: action(event), policy or self.policy)
         except Exception as exc:  # noqa: BLE001 - every failure ends as a dead letter, never lost
             reason = describe(exc)
             outcome = "retry_exhausted" if is_transient(exc) else "rejected"

@@ -28,6 +28,7 @@ __all__ = [
     "deployment",
     "fulfillment",
     "open_hub",
+    "open_outbound_hub",
     "order_body",
     "process_all",
     "raw",
@@ -44,6 +45,9 @@ ENV = {
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 #: The Shopify location id of the fulfilment fixtures, mapped to the warehouse that holds stock.
 SHOPIFY_LOCATION = "65432109876"
+#: The Shopify location the hub pushes its levels to, and each SKU's inventory item there.
+PUSH_LOCATION = "655441491"
+INVENTORY_ITEMS = {"TSHIRT-RED-M": "808950810", "MUG-WHITE": "39072856"}
 
 
 def deployment(
@@ -184,3 +188,48 @@ async def process_all(
             return last
         todo = again
     raise AssertionError(f"{len(todo)} messages never reached a terminal outcome")
+
+
+def open_outbound_hub(
+    ledger_url: str,
+    *,
+    stock: Mapping[str, int],
+    settings: Mapping[str, Any] | None = None,
+    retry: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] = ENV,
+    extra: Mapping[str, Any] | None = None,
+) -> HubRuntime:
+    """The embedded hub with inventory pushes on (as ``hub run`` opens it).
+
+    Tenant ``acme``'s Shopify store feeds the ledger, and a route ``from: ledger`` sends
+    ``availability.changed`` back to it at :data:`PUSH_LOCATION` (``settings`` are added to the
+    connector's settings, ``retry`` is that route's retry policy, ``extra`` are top-level keys of
+    the deployment such as ``admin``); the SKUs are mapped to :data:`INVENTORY_ITEMS` and
+    ``stock`` is received at wh_east, so the opening levels are pushed first.
+    """
+    tenant = acme_tenant()
+    connector_settings = tenant["connectors"]["shopify_us"]["settings"]
+    connector_settings.update({"location_id": PUSH_LOCATION, **(settings or {})})
+    route: dict[str, Any] = {
+        "from": "ledger",
+        "events": ["availability.changed"],
+        "to": ["shopify_us"],
+    }
+    if retry is not None:
+        route["retry"] = dict(retry)
+    tenant["routes"].append(route)
+    document = {"version": 1, "tenants": {"acme": tenant}, "ledger": {"url": ledger_url}}
+    document.update(extra or {})
+    runtime = open_runtime(
+        Deployment.model_validate(document),
+        ledger_url=ledger_url,
+        environ=environ,
+        auto_migrate=True,
+    )
+    runtime.ledger.upsert_channel("acme", "shopify_us")
+    for sku, item in INVENTORY_ITEMS.items():
+        runtime.ledger.upsert_sku("acme", sku)
+        runtime.ledger.map_external_id("acme", "shopify_us", item, sku, id_kind="inventory_item_id")
+    runtime.ledger.apply([receipt(sku, quantity) for sku, quantity in stock.items()])
+    runtime.catalog.reload()
+    return runtime
