@@ -72,6 +72,7 @@ class DemoRun:
 
     scenario: Scenario
     started: float = field(default_factory=time.monotonic)
+    origin: float = field(default_factory=time.monotonic)
     compression: float = 1.0
     sent: int = 0
     finished: int = 0
@@ -87,6 +88,22 @@ class DemoRun:
         from simulation.scenario import DAY
 
         return min(DAY, (time.monotonic() - self.started) * self.compression)
+
+    def quota_clock(self) -> float:
+        """Compressed seconds since the run began (monotonic, never capped): the clock the
+        vendors' per-second quotas run on, since the day they apply to is compressed."""
+        return (time.monotonic() - self.origin) * self.compression
+
+
+def _quotas_on_the_simulated_clock(runtime: Any, run: DemoRun) -> None:
+    """Amazon publishes its quotas per second of real time (``getOrderItems``: 0.5 a second after a
+    burst of 30); a day compressed into seconds would otherwise spend minutes waiting on them. The
+    connector's limiter takes its clock as a setting, so it is given the compressed one: the quotas
+    still hold, per simulated second."""
+    for connector in runtime.instances.values():
+        limiter = getattr(connector.http, "rate_limit", None)
+        if limiter is not None and hasattr(limiter, "clock"):
+            limiter.clock = run.quota_clock
 
 
 def _stock_envelopes(scenario: Scenario) -> list[Any]:
@@ -292,6 +309,7 @@ async def run_demo(
         inbox = SqliteInbox(embedded_inbox_path(runtime.ledger_url))
         try:
             _load_master_data(runtime, scenario, files)
+            _quotas_on_the_simulated_clock(runtime, run)
             started, stop_hub = asyncio.Event(), asyncio.Event()
             stop_poll, stop_watch = asyncio.Event(), asyncio.Event()
             hub = asyncio.create_task(

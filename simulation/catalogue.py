@@ -139,6 +139,8 @@ def build_catalogue(rng: random.Random, *, orders: int = 300, tenant: str = "dem
     flash_base = max(4, round(orders * 0.045))
     regular_scale = max(1.0, orders / 300)
     products = []
+    # WooCommerce ids are small, so draw them without repeats: two SKUs never share a product
+    woo_ids = iter(rng.sample(range(100, 10_000), len(_REGULAR) + len(_FLASH)))
     for rows, flash in ((_REGULAR, False), (_FLASH, True)):
         for sku, title, price in rows:
             products.append(
@@ -150,7 +152,7 @@ def build_catalogue(rng: random.Random, *, orders: int = 300, tenant: str = "dem
                     shopify_product_id=rng.randrange(7_000_000_000_000, 8_000_000_000_000),
                     shopify_variant_id=rng.randrange(40_000_000_000_000, 50_000_000_000_000),
                     shopify_inventory_item_id=rng.randrange(2**53 + 1, 2**53 + 10_000_000_000_000),
-                    woo_product_id=rng.randrange(100, 9_999),
+                    woo_product_id=next(woo_ids),
                     asin=_asin(rng),
                 )
             )

@@ -90,3 +90,15 @@ def test_every_amazon_order_translates_with_its_items(scenario) -> None:
 def test_a_scenario_needs_orders() -> None:
     with pytest.raises(ValueError, match="at least 10"):
         generate(1, 3)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_product_has_its_own_id_on_every_channel(seed: int) -> None:
+    products = generate(seed, 10).catalogue.products
+    for ids in (
+        [p.woo_product_id for p in products],
+        [p.shopify_variant_id for p in products],
+        [p.shopify_inventory_item_id for p in products],
+        [p.asin for p in products],
+    ):
+        assert len(set(ids)) == len(products)
