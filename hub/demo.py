@@ -46,6 +46,7 @@ def _print_summary(summary: dict[str, Any], folder: Path) -> None:
         ("dead letters", summary["dead_letters"]),
         ("webhooks accepted / deliveries", f"{webhooks['accepted']} / {webhooks['deliveries']}"),
         ("duplicates delivered (applied once)", webhooks["duplicates_delivered"]),
+        ("late / early deliveries", f"{webhooks['late_delivered']} / {webhooks['early_delivered']}"),
         ("forged refused / sent", f"{webhooks['forged_refused']} / {webhooks['forged_sent']}"),
         ("amazon orders polled", summary["amazon_orders_polled"]),
         ("webhook -> ledger p50 / p99 ms",

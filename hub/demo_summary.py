@@ -195,6 +195,8 @@ def summarize(
             "attempts": len(attempts),
             "accepted": len(ok),
             "duplicates_delivered": sum(1 for a in ok if a.kind == "duplicate"),
+            "late_delivered": sum(1 for a in ok if a.kind == "late"),
+            "early_delivered": sum(1 for a in ok if a.kind == "early"),
             "forged_sent": len(forged),
             "forged_refused": sum(1 for a in forged if a.status == 401),
         },

@@ -33,6 +33,10 @@ FLASH_LENGTH = 20 * 60.0
 FLASH_SHARE = 0.25
 CHANNEL_MIX = (("shopify_us", 0.52), ("woo_us", 0.38), ("amazon_us", 0.10))
 SHOPIFY_DOMAIN = "demo-store.myshopify.com"
+#: Deliveries that may arrive late without making a correct hub refuse anything: order snapshots
+#: (the newest wins; a shipment or payment that overtakes its order is parked) and tracking.
+#: A payment is never late, since a refund that overtook its capture would be refused, rightly.
+LATE_TOPICS = frozenset({"orders/create", "order.created", "tracker.updated"})
 WOO_STORE = "https://shop.demo.example"
 
 _FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kemi",
@@ -49,8 +53,8 @@ class Delivery:
 
     ``kind`` says what the scenario made of it: ``normal``; ``duplicate`` (the vendor delivers the
     same event again, same ids and body); ``forged`` (someone who does not hold the secret posts a
-    plausible body); ``late`` (delivered long after the fact); ``early`` (delivered before the
-    event it follows). ``skus`` are the SKUs whose availability the delivery can change, for the
+    plausible body); ``late`` (delivered up to 90 minutes after the fact, after what followed it);
+    ``early`` (delivered before the event it follows). ``skus`` are the SKUs whose availability the delivery can change, for the
     demo's webhook-to-channel-push latency.
     """
 
@@ -93,6 +97,7 @@ class Facts:
     unknown_sku: list[str] = field(default_factory=list)
     forged: list[str] = field(default_factory=list)  # delivery ids
     duplicates: list[str] = field(default_factory=list)  # delivery ids
+    late: list[str] = field(default_factory=list)  # delivery ids
     flash_demand: dict[str, dict[str, int]] = field(default_factory=dict)  # sku -> channel -> units
 
     @property
@@ -221,6 +226,9 @@ class _Builder:
                  *, order_key: str | None, skus: tuple[str, ...] = (), kind: str = "normal",
                  event_id: str | None = None) -> Delivery:  # fmt: skip
         self.sequence += 1
+        if kind == "normal" and topic in LATE_TOPICS and self.rng.random() < 0.03:
+            # the vendor's delivery queue backs up: this one arrives up to 90 minutes late
+            at, kind = at + self.rng.uniform(600, 5400), "late"
         delivery = Delivery(
             at=min(max(at, 0.0), DAY - 1),
             vendor=vendor,
@@ -234,6 +242,8 @@ class _Builder:
             skus=skus,
         )
         self.deliveries.append(delivery)
+        if kind == "late":
+            self.facts.late.append(delivery.delivery_id)
         if kind == "normal" and self.rng.random() < 0.05:
             again = Delivery(
                 at=min(delivery.at + self.rng.uniform(1, 90), DAY - 1),

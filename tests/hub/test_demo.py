@@ -76,7 +76,9 @@ def test_forgeries_are_refused_and_never_reach_the_ledger(run, scenario) -> None
 
 
 def test_each_duplicate_counts_once(run, scenario) -> None:
-    assert run["summary"]["webhooks"]["duplicates_delivered"] == len(scenario.facts.duplicates)
+    webhooks = run["summary"]["webhooks"]
+    assert webhooks["duplicates_delivered"] == len(scenario.facts.duplicates)
+    assert webhooks["late_delivered"] == len(scenario.facts.late) > 0
     assert run["summary"]["orders_total"] == scenario.facts.orders_total
     # a payment delivered twice is captured once: nothing captured more than the order's total
     doubled = (

@@ -45,7 +45,7 @@ def test_the_day_has_the_promised_order_count_and_shape(scenario) -> None:
     assert all(0 <= d.at < DAY for d in scenario.deliveries)
     assert [d.at for d in scenario.deliveries] == sorted(d.at for d in scenario.deliveries)
     kinds = {d.kind for d in scenario.deliveries}
-    assert {"normal", "duplicate", "forged", "early"} <= kinds
+    assert {"normal", "duplicate", "forged", "early", "late"} <= kinds
     assert facts.price_mismatch
     assert facts.high_value
     assert facts.unknown_sku
