@@ -131,6 +131,23 @@ def test_operator_commands_find_the_demo_ledger_without_being_told(run, scenario
     order = _hub("orders", "show", key, "--json", home=run["home"], cwd=run["place"])
     assert order.returncode == 0, order.stderr
     assert key in order.stdout
+    held = _hub("review", "list", "--json", home=run["home"], cwd=run["place"])
+    summary = run["summary"]
+    assert len(json.loads(held.stdout)) == summary["reviews"] + summary["exceptions"]
+    dead = _hub("dlq", "list", "--json", home=run["home"], cwd=run["place"])
+    assert len(json.loads(dead.stdout)) == summary["dead_letters"]
+    (message,) = (
+        run["db"]
+        .execute(
+            "SELECT message_id FROM audit_log WHERE stage = 'deliver' AND order_key = ? LIMIT 1",
+            (key,),
+        )
+        .fetchone()
+    )
+    trace = _hub("trace", message, "--json", home=run["home"], cwd=run["place"])
+    stages = [s["stage"] for s in json.loads(trace.stdout)["stages"]]
+    assert stages[0] == "translate"
+    assert "deliver" in stages
 
 
 def test_the_deployment_it_writes_is_valid_and_holds_no_secret(run) -> None:
