@@ -49,6 +49,8 @@ class World:
     woo_products: dict[int, tuple[str, str, Decimal]] = field(default_factory=dict)
     #: Shopify variant id -> (inventory item id, sku, price)
     shopify_variants: dict[int, tuple[int, str, Decimal]] = field(default_factory=dict)
+    #: every version of every Shopify order, with the simulated second it came to exist
+    shopify_orders: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     clock: Callable[[], float] = lambda: DAY
     faults: FaultPlan = field(default_factory=FaultPlan.none)
     journal: Journal = field(default_factory=Journal)
@@ -72,6 +74,11 @@ class World:
                 p.shopify_variant_id: (p.shopify_inventory_item_id, p.sku, p.price)
                 for p in products
             },
+            shopify_orders=[
+                (d.at, json.loads(d.body))
+                for d in scenario.deliveries
+                if d.vendor == "shopify" and d.topic.startswith("orders/") and d.kind != "forged"
+            ],
             clock=clock or (lambda: DAY),
             faults=faults or FaultPlan.none(),
         )

@@ -44,6 +44,29 @@ def _amazon_denied() -> Response:
     )  # fmt: skip
 
 
+def _shopify_orders(
+    world: World, moment: float, low: str | None, high: str | None
+) -> list[dict[str, Any]]:
+    """The newest version of each Shopify order existing at ``moment``, updated in [low, high],
+    oldest update first (what ``orders.json?status=any&order=updated_at asc`` lists)."""
+    newest: dict[int, tuple[datetime, dict[str, Any]]] = {}
+    for at, order in world.shopify_orders:
+        if at > moment:
+            continue
+        updated = datetime.fromisoformat(order["updated_at"])
+        known = newest.get(order["id"])
+        if known is None or updated > known[0]:
+            newest[order["id"]] = (updated, order)
+    start = datetime.fromisoformat(low) if low else None
+    end = datetime.fromisoformat(high) if high else None
+    chosen = [
+        (updated, order)
+        for updated, order in newest.values()
+        if (start is None or updated >= start) and (end is None or updated <= end)
+    ]
+    return [order for _, order in sorted(chosen, key=lambda pair: (pair[0], pair[1]["id"]))]
+
+
 def routes(world: World) -> list[Route]:
     levels = world.remember("shopify")
     stock = world.remember("woocommerce")
@@ -71,6 +94,33 @@ def routes(world: World) -> list[Route]:
             return JSONResponse({"errors": "Not Found"}, status_code=404)
         item, sku, price = known
         return JSONResponse(shopify.variant(variant_id, item, sku, price))
+
+    async def orders_list(request: Request, body: Any) -> Response:
+        if not request.headers.get("x-shopify-access-token"):
+            return JSONResponse(
+                {"errors": "[API] Invalid API key or access token"}, status_code=401
+            )
+        query = request.query_params
+        token = query.get("page_info")
+        if token:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        else:
+            state = {
+                "min": query.get("updated_at_min"),
+                "max": query.get("updated_at_max"),
+                "moment": world.clock(),
+                "offset": 0,
+            }
+        state["limit"] = min(int(query.get("limit", 50)), 250)
+        found = _shopify_orders(world, state["moment"], state["min"], state["max"])
+        page = found[state["offset"] : state["offset"] + state["limit"]]
+        headers = {"X-Shopify-Shop-Api-Call-Limit": "1/40"}
+        if state["offset"] + state["limit"] < len(found):
+            following = {**state, "offset": state["offset"] + state["limit"]}
+            cursor = base64.urlsafe_b64encode(json.dumps(following).encode()).decode()
+            url = request.url.replace(query=f"limit={state['limit']}&page_info={cursor}")
+            headers["Link"] = f'<{url}>; rel="next"'
+        return JSONResponse({"orders": page}, headers=headers)
 
     async def fulfillment_create(request: Request, body: Any) -> Response:
         fulfillment = (body or {}).get("fulfillment") or {}
@@ -170,6 +220,8 @@ def routes(world: World) -> list[Route]:
               endpoint(world, "shopify", "inventory_levels.set", inventory_set), methods=["POST"]),
         Route(f"{shop}/variants/{{variant_id:int}}.json",
               endpoint(world, "shopify", "variants.get", variant_get), methods=["GET"]),
+        Route(f"{shop}/orders.json", endpoint(world, "shopify", "orders.list", orders_list),
+              methods=["GET"]),
         Route(f"{shop}/fulfillments.json",
               endpoint(world, "shopify", "fulfillments.create", fulfillment_create),
               methods=["POST"]),

@@ -144,3 +144,30 @@ def test_a_tax_engine_outage_is_an_error_never_a_guess() -> None:
             avalara.quote(order, ctx)
         avalara.close()
     assert {c.status for c in world.journal.calls("avalara")} == {500}
+
+
+def test_shopify_reconciliation_polls_pages_and_finds_what_the_ledger_missed() -> None:
+    scenario = generate(9, 120)
+    keys = scenario.facts.orders["shopify_us"]
+    with SimulationServer(World.for_scenario(scenario, clock=lambda: 12 * 3600)) as sim:
+        shopify = discover()["shopify"]({
+            "shop_domain": "demo-store.myshopify.com", "access_token": "shpat_sim",
+            "webhook_secrets": ["s"], "api_base": f"{sim.url}/shopify", "page_size": 7,
+        })  # fmt: skip
+        window = TimeWindow(DAY_START, datetime(2026, 3, 3, tzinfo=UTC))
+        ctx = TranslationContext(
+            tenant="demo", instance="shopify_us", received_at=datetime.now(UTC)
+        )
+        known = set(keys[: len(keys) // 2])
+        report = shopify.reconcile(window, ctx, lambda key: DAY_START if key in known else None)
+        pages = len(sim.world.journal.calls("shopify", "orders.list"))
+        shopify.close()
+    placed_by_noon = {
+        f"shopify_us:{body['id']}"
+        for at, body in World.for_scenario(scenario).shopify_orders
+        if at <= 12 * 3600
+    }
+    assert report.checked == len(placed_by_noon) > 7
+    assert set(report.missing) == placed_by_noon - known
+    assert set(report.stale) == placed_by_noon & known  # the ledger's copies are older
+    assert pages == -(-len(placed_by_noon) // 7)
