@@ -380,8 +380,11 @@ class _Builder:
 
     # -- the day ---------------------------------------------------------------------------------
 
-    def build(self) -> Scenario:
-        regular, flash = self.catalogue.regular, self.catalogue.flash
+    _GHOST = Product("MYSTERY-BOX-XL", "Mystery box XL", Decimal("35.00"), False,
+                     7_999_999_999_001, 49_999_999_999_001, 2**53 + 7, 0, "B000000000")  # fmt: skip
+
+    def _plan(self) -> list[tuple[float, str]]:
+        """When each order is placed and what kind it is, in time order."""
         flash_orders = round(self.count * FLASH_SHARE)
         breakers = max(1, round(self.count * 0.02))
         plan: list[tuple[float, str]] = []
@@ -393,54 +396,42 @@ class _Builder:
                 plan.append((self._regular_moment(), kind))
             else:
                 plan.append((self._regular_moment(), "regular"))
-        plan.sort()
-        channels = [ch for ch, _ in CHANNEL_MIX]
+        return sorted(plan)
+
+    def _basket(self, kind: str, rush: int) -> tuple[str, list[Line]]:
+        """The channel and lines of an order of ``kind`` (``rush`` counts flash-sale orders)."""
+        regular, flash = self.catalogue.regular, self.catalogue.flash
+        channels = [channel for channel, _ in CHANNEL_MIX]
+        if kind == "flash":
+            # the sale is spread over its SKUs, and every channel gets its share of each
+            channel = channels[(rush // 3) % 3] if rush % 2 == 0 else self._channel()
+            lines = [self._line(flash[rush % 3], self.rng.choice((1, 1, 1, 2)))]
+            if self.rng.random() < 0.3:
+                lines.append(self._line(self.rng.choice(regular), 1))
+            return channel, lines
+        if kind == "price":  # 30 % under the catalogue price
+            product = self.rng.choice(regular)
+            cheap = (product.price * Decimal("0.7")).quantize(Decimal("0.01"))
+            return "shopify_us", [self._line(product, 1, cheap)]
+        if kind == "high":  # 2,360 USD: above the review threshold
+            return "woo_us", [self._line(self.catalogue.product("HOODIE-GREY-L"), 40)]
+        if kind == "unknown":  # a SKU nobody sells
+            return "shopify_us", [self._line(self._GHOST, 1)]
+        channel = self._channel()
+        products = self.rng.sample(regular, self.rng.choice((1, 1, 2, 3)))
+        return channel, [self._line(p, self.rng.choice((1, 1, 1, 2, 3))) for p in products]
+
+    def build(self, seed: int) -> Scenario:
         rush = 0
-        for moment, kind in plan:
-            if kind == "flash":
-                # the sale is spread over its SKUs, and every channel gets its share of each
-                rush += 1
-                channel = channels[(rush // 3) % 3] if rush % 2 == 0 else self._channel()
-                lines = [self._line(flash[rush % 3], self.rng.choice((1, 1, 1, 2)))]
-                if self.rng.random() < 0.3:
-                    lines.append(self._line(self.rng.choice(regular), 1))
-            elif kind == "price":
-                channel = "shopify_us"
-                product = self.rng.choice(regular)
-                lines = [
-                    self._line(
-                        product, 1, (product.price * Decimal("0.7")).quantize(Decimal("0.01"))
-                    )
-                ]
-            elif kind == "high":
-                channel = "woo_us"
-                lines = [self._line(self.catalogue.product("HOODIE-GREY-L"), 40)]
-            elif kind == "unknown":
-                channel = "shopify_us"
-                ghost = Product(
-                    "MYSTERY-BOX-XL",
-                    "Mystery box XL",
-                    Decimal("35.00"),
-                    False,
-                    7_999_999_999_001,
-                    49_999_999_999_001,
-                    2**53 + 7,
-                    0,
-                    "B000000000",
-                )
-                lines = [self._line(ghost, 1)]
-            else:
-                channel = self._channel()
-                lines = [self._line(p, self.rng.choice((1, 1, 1, 2, 3)))
-                         for p in self.rng.sample(regular, self.rng.choice((1, 1, 2, 3)))]  # fmt: skip
+        breaking = {"price": self.facts.price_mismatch, "high": self.facts.high_value,
+                    "unknown": self.facts.unknown_sku}  # fmt: skip
+        for moment, kind in self._plan():
+            rush += kind == "flash"
+            channel, lines = self._basket(kind, rush)
             spec = self._spec(channel, moment, lines)
             self._order_placed(spec)
-            if kind == "price":
-                self.facts.price_mismatch.append(spec.key)
-            elif kind == "high":
-                self.facts.high_value.append(spec.key)
-            elif kind == "unknown":
-                self.facts.unknown_sku.append(spec.key)
+            if kind in breaking:
+                breaking[kind].append(spec.key)
             elif kind == "regular":
                 draw = self.rng.random()
                 if draw < 0.05:
@@ -452,7 +443,7 @@ class _Builder:
         # a stable order: by time, ties by creation
         ordered = sorted(enumerate(self.deliveries), key=lambda pair: (pair[1].at, pair[0]))
         return Scenario(
-            seed=0,
+            seed=seed,
             catalogue=self.catalogue,
             deliveries=[d for _, d in ordered],
             amazon_orders=self.amazon,
@@ -464,9 +455,7 @@ def generate(seed: int, orders: int) -> Scenario:
     """The scenario for ``seed`` with ``orders`` orders (at least 10): deterministic."""
     if orders < 10:
         raise ValueError("a scenario needs at least 10 orders")
-    scenario = _Builder(seed, orders).build()
-    scenario.seed = seed
-    return scenario
+    return _Builder(seed, orders).build(seed)
 
 
 def amazon_page(
