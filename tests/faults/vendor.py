@@ -35,13 +35,15 @@ class FakeShopify:
 
     ``delay`` seconds before answering (a slow vendor); ``apply_late`` applies the level only then
     (a vendor that finishes the work after the client gave up) rather than on arrival.
-    ``throttle_until`` (monotonic) answers 429 with ``Retry-After: retry_after`` until then.
+    ``throttle_until`` (monotonic) answers 429 with ``Retry-After: retry_after`` until then;
+    ``refuse_items`` are answered 422 (an inventory item Shopify does not know).
     """
 
     delay: float = 0.0
     apply_late: bool = False
     throttle_until: float = 0.0
     retry_after: str = "1"
+    refuse_items: set[int] = field(default_factory=set)
     levels: dict[int, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     port: int = field(default_factory=free_port)
@@ -85,6 +87,10 @@ class FakeShopify:
             headers = {"Retry-After": self.retry_after}
             self._answer(request, 429, {"errors": "Exceeded 2 calls per second"}, arrived, item,
                          available, headers)  # fmt: skip
+            return
+        if item in self.refuse_items:
+            refusal = {"errors": {"inventory_item_id": ["Inventory item does not exist"]}}
+            self._answer(request, 422, refusal, arrived, item, available)
             return
         if not self.apply_late:
             with self._lock:
