@@ -10,6 +10,7 @@ credentials in the secret files is the whole difference to production.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,8 @@ def _secret(folder: Path, name: str, value: str) -> str:
     path = folder / name
     path.write_text(value + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return f"file:{path.resolve()}"
+    # JSON-quoted, which YAML reads as a double-quoted string: any folder name stays one value
+    return json.dumps(f"file:{path.resolve()}")
 
 
 def _deployment_yaml(
