@@ -49,6 +49,7 @@ def _print_summary(summary: dict[str, Any], folder: Path) -> None:
         ("late / early deliveries", f"{webhooks['late_delivered']} / {webhooks['early_delivered']}"),
         ("forged refused / sent", f"{webhooks['forged_refused']} / {webhooks['forged_sent']}"),
         ("amazon orders polled", summary["amazon_orders_polled"]),
+        ("orders released to ShipBob", summary["released_to_3pl"]),
         ("webhook -> ledger p50 / p99 ms",
          f"{latency['webhook_to_ledger_p50']} / {latency['webhook_to_ledger_p99']}"),
         ("webhook -> channel push p50 / p99 ms",

@@ -43,7 +43,12 @@ def _secret(folder: Path, name: str, value: str) -> str:
 def _deployment_yaml(
     catalogue: Catalogue, sim: str, port: int, refs: dict[str, str], schema: str
 ) -> str:
-    shipbob_fc = next(loc for loc in catalogue.locations if loc.shipbob_fc is not None)
+    shipbob_fc = catalogue.locations[0]
+    locations = "\n".join(
+        f"      {loc.slug}: {{kind: {loc.kind}, priority: {loc.priority}, region: {loc.region}, "
+        f"country: {loc.country}}}"
+        for loc in catalogue.locations
+    )
     return f"""\
 # yaml-language-server: $schema={schema}
 #
@@ -60,9 +65,8 @@ tenants:
       woo_us: {{kind: woocommerce}}
       amazon_us: {{kind: amazon}}
     locations:
-      # ShipBob's Cicero (IL) fulfilment centre is preferred; the own warehouse backs it up.
-      {shipbob_fc.slug}: {{kind: 3pl, priority: 1, region: US-CENTRAL, country: US}}
-      wh_east: {{kind: warehouse, priority: 2, region: US-EAST, country: US}}
+      # ShipBob's Cicero (IL) centre is preferred; its Bethlehem (PA) centre holds a reserve.
+{locations}
     connectors:
       shopify_us:
         type: shopify
@@ -136,6 +140,11 @@ tenants:
       - from: ledger                    # and what each channel may sell goes back to it
         events: [availability.changed]
         to: [shopify_us, woo_us, amazon_us]
+      - from: ledger                    # released orders go to ShipBob to be picked and packed
+        events: [fulfillment.requested]
+        to: [shipbob]
+    release:                            # waves to the fulfilment nodes (`hub release plan`)
+      wave_size: 50
     governance:
       pricing: {{tolerance_percent: 2}}        # a price more than 2% off the catalogue's: exception
       high_value: {{thresholds: {{USD: 1500}}}}  # orders above 1,500 USD wait for a person

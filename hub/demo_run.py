@@ -77,6 +77,7 @@ class DemoRun:
     sent: int = 0
     finished: int = 0
     polled: int = 0
+    released: int = 0
     processed: int = 0
     backlog: int = 0
     outbox: int = 0
@@ -203,6 +204,40 @@ def _read_orders(connector: Any, window: Any) -> list[Any]:
     return list(connector.iter_orders(window))
 
 
+def _release_wave(runtime: Any, reader: Any, tenant: str, moment: datetime) -> int:
+    """Plan and release the next wave, as ``hub release run`` does; returns the orders released."""
+    from hub.release.planner import plan_wave
+    from hub.release.run import run_wave
+
+    policy = runtime.deployment.tenants[tenant].release
+    candidates = reader.candidates(tenant)
+    plan = plan_wave(candidates, policy, moment, reader.released_today(tenant, policy, moment))
+    outcomes = run_wave(runtime.ledger, tenant, plan, candidates, policy)
+    return sum(1 for outcome in outcomes if outcome.outcome == "applied")
+
+
+async def _release_waves(runtime: Any, run: DemoRun, stop: asyncio.Event) -> None:
+    """Release a wave every quarter second of the run (about 36 simulated minutes; the simulated
+    time is the planning moment), and a last one once ``stop`` is set: released orders go to the
+    ShipBob node through the outbox."""
+    from hub.release.candidates import LedgerReader
+    from simulation.orders import DAY_START
+
+    tenant = run.scenario.catalogue.tenant
+    reader = LedgerReader(runtime.ledger_url)
+    try:
+        while True:
+            last = stop.is_set()
+            moment = DAY_START + timedelta(seconds=run.simulated_second())
+            run.released += await asyncio.to_thread(_release_wave, runtime, reader, tenant, moment)
+            if last:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+    finally:
+        reader.close()
+
+
 async def _deliver_day(run: DemoRun, sender: Any) -> None:
     """Send each delivery when its moment of the compressed day comes (retries run alongside)."""
     limit = asyncio.Semaphore(32)
@@ -311,7 +346,7 @@ async def run_demo(
             _load_master_data(runtime, scenario, files)
             _quotas_on_the_simulated_clock(runtime, run)
             started, stop_hub = asyncio.Event(), asyncio.Event()
-            stop_poll, stop_watch = asyncio.Event(), asyncio.Event()
+            stop_poll, stop_watch, stop_release = asyncio.Event(), asyncio.Event(), asyncio.Event()
             hub = asyncio.create_task(
                 serve_embedded(runtime, host="127.0.0.1", port=port, on_started=started.set,
                                should_exit=stop_hub)
@@ -325,15 +360,20 @@ async def run_demo(
                 display.start()
             watcher = asyncio.create_task(_watch(runtime, run, inbox, stop_watch, display))
             poller = asyncio.create_task(_poll_amazon(runtime, run, inbox, stop_poll))
+            releaser = asyncio.create_task(_release_waves(runtime, run, stop_release))
             try:
                 await _deliver_day(run, sender)
                 stop_poll.set()
                 await poller
                 await _drained(runtime, inbox)
+                stop_release.set()  # a last wave for what the day's end allocated
+                await releaser
+                await _drained(runtime, inbox)
             finally:
                 stop_poll.set()
+                stop_release.set()
                 stop_watch.set()
-                await asyncio.gather(poller, watcher, return_exceptions=True)
+                await asyncio.gather(poller, releaser, watcher, return_exceptions=True)
                 if display is not None:
                     display.stop()
                 await sender.aclose()

@@ -201,6 +201,11 @@ def summarize(
             "forged_refused": sum(1 for a in forged if a.status == 401),
         },
         "amazon_orders_polled": polled,
+        "released_to_3pl": sum(
+            n
+            for (v, op, status), n in calls_by.items()
+            if (v, op) == ("shipbob", "orders.create") and 200 <= status < 300
+        ),
         "flash_sale": flash,
         "vendor_calls": [
             {"vendor": v, "operation": op, "status": status, "count": n}

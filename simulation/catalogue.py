@@ -156,10 +156,11 @@ def build_catalogue(rng: random.Random, *, orders: int = 300, tenant: str = "dem
                     asin=_asin(rng),
                 )
             )
-    # ShipBob's Cicero centre fulfils everything; the own warehouse is the fallback for regulars.
+    # ShipBob fulfils from Cicero (IL); its Bethlehem (PA) centre holds a reserve of the regulars.
+    # Both are 3PL nodes, so the hub sources by priority: Cicero while it has the units.
     locations = (
         Location("shipbob_6", "3pl", 1, "US-CENTRAL", "US", shipbob_fc=6),
-        Location("wh_east", "warehouse", 2, "US-EAST", "US"),
+        Location("shipbob_10", "3pl", 2, "US-EAST", "US", shipbob_fc=10),
     )
     stock: dict[tuple[str, str], int] = {}
     for product in products:
@@ -168,7 +169,7 @@ def build_catalogue(rng: random.Random, *, orders: int = 300, tenant: str = "dem
             stock[(product.sku, "shipbob_6")] = rng.randrange(low, high + 1)
         else:
             stock[(product.sku, "shipbob_6")] = round(rng.randrange(400, 600) * regular_scale)
-            stock[(product.sku, "wh_east")] = round(rng.randrange(50, 150) * regular_scale)
+            stock[(product.sku, "shipbob_10")] = round(rng.randrange(50, 150) * regular_scale)
     return Catalogue(
         tenant=tenant,
         currency="USD",

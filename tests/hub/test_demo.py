@@ -113,6 +113,8 @@ def test_the_summary_agrees_with_the_ledger_it_leaves(run, scenario) -> None:
         "SELECT sku, SUM(reserved), SUM(shipped) FROM order_lines WHERE sku IS NOT NULL GROUP BY sku"
     ):
         assert reserved + shipped <= scenario.catalogue.total_stock(sku)
+    released = db.execute("SELECT COUNT(*) FROM orders WHERE released = 1").fetchone()[0]
+    assert 0 < summary["released_to_3pl"] <= released  # each released order at most once
     states = dict(db.execute("SELECT state, COUNT(*) FROM orders GROUP BY state"))
     assert {k: v for k, v in summary["orders_by_state"].items() if k != "held"} == states
     # the rule-breaking orders wait for a person instead of reaching the ledger
