@@ -74,7 +74,6 @@ class DemoRun:
     started: float = field(default_factory=time.monotonic)
     origin: float = field(default_factory=time.monotonic)
     compression: float = 1.0
-    sent: int = 0
     finished: int = 0
     polled: int = 0
     released: int = 0
@@ -244,7 +243,6 @@ async def _deliver_day(run: DemoRun, sender: Any) -> None:
 
     async def one(delivery: Any) -> None:
         async with limit:
-            run.sent += 1
             await sender.send(delivery)
         run.finished += 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +93,3 @@ class FaultPlan:
             delay = self.slow_seconds if self._rng.random() < self.slow else 0.0
             tax = self._rng.random() < self.tax_failures
         return limited, delay, tax
-
-
-def now() -> float:
-    return time.time()
