@@ -186,6 +186,16 @@ class Connector:
     #: The delivery header naming the vendor event (Shopify's X-Shopify-Topic), when there is one.
     webhook_topic_header: ClassVar[str | None] = None
 
+    @staticmethod
+    def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a delivery is the vendor's unsigned check of a new webhook URL.
+
+        Some vendors (WooCommerce: ``webhook_id=N``, form-encoded, no signature) call the URL once
+        before they sign anything and refuse to create the webhook unless it answers 2xx. The
+        ingress answers such a ping 200 and stores nothing. Most vendors have none: False.
+        """
+        return False
+
     @classmethod
     def webhook_event(cls, headers: Mapping[str, str], payload: Any) -> str:
         """The vendor event name of a verified delivery, from its topic header or its body.

@@ -56,6 +56,10 @@ class Receiver(Protocol):
         """The vendor's name for what the payload is (``orders/create``, ``charge.refunded``)."""
         ...
 
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether this is the vendor's unsigned endpoint check (answered 200, stored nowhere)."""
+        ...
+
 
 #: ``(tenant, instance) -> Receiver``, or None when either does not exist.
 ReceiverLookup = Callable[[str, str], Receiver | None]
@@ -182,6 +186,12 @@ def create_ingress_app(
         except _BodyTooLargeError:
             return _problem(413, f"body larger than {limits.max_body_bytes} bytes")
         fields = _header_fields(request)
+        pinged = receivers(tenant, instance)
+        if pinged is not None and pinged.is_ping(fields, body):
+            # WooCommerce checks a new webhook's URL with an unsigned form post before it signs
+            # anything; refusing it (415) makes creating the webhook fail. Nothing is stored.
+            span.set_attribute("hub.ping", True)
+            return JSONResponse({"status": "ping acknowledged"})
         media_type = fields.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json" and not media_type.endswith("+json"):
             return _problem(415, "webhook bodies must be application/json")

@@ -107,6 +107,9 @@ class ConnectorReceiver:
     def event_name(self, headers: Mapping[str, str], payload: Any) -> str:
         return type(self.connector).webhook_event(headers, payload)
 
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return type(self.connector).is_ping(headers, body)
+
 
 def _route_for(tenant: TenantConfig, envelope: Envelope) -> Route | None:
     for route in tenant.routes:

@@ -29,6 +29,9 @@ class HmacReceiver:
     def event_name(self, headers: Mapping[str, str], payload: Any) -> str:
         return headers["x-topic"]
 
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False
+
 
 def _signed(body: bytes) -> dict[str, str]:
     signature = base64.b64encode(hmac.new(SECRET, body, hashlib.sha256).digest()).decode()
@@ -162,3 +165,31 @@ def test_depth_check_is_iterative() -> None:
     assert json_too_deep(deep, 64)
     assert not json_too_deep({"a": [{"b": 1}]}, 3)
     assert json_too_deep({"a": [{"b": []}]}, 3)
+
+
+async def test_a_woocommerce_webhook_ping_is_answered_and_stores_nothing(tmp_path: Path) -> None:
+    """WooCommerce checks a new webhook URL with an unsigned ``webhook_id=N`` form post and
+    refuses to create the webhook unless it gets a 2xx; a signed-looking or JSON body is no ping."""
+    from connectors.woocommerce.connector import WooCommerceConnector
+    from hub.runtime import ConnectorReceiver
+
+    inbox = SqliteInbox(tmp_path / "inbox.sqlite3")
+    connector = WooCommerceConnector.__new__(WooCommerceConnector)  # the ping needs no config
+    app = create_ingress_app(
+        lambda tenant, instance: ConnectorReceiver(connector) if tenant == "acme" else None,
+        InboxSink(inbox),
+    )
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with _client(app) as test_client:
+        ping = await test_client.post("/webhooks/acme/woo", content=b"webhook_id=17", headers=form)
+        assert ping.status_code == 200
+        forged = await test_client.post(
+            "/webhooks/acme/woo",
+            content=b"webhook_id=17",
+            headers={**form, "x-wc-webhook-signature": "c2lnbmF0dXJl"},
+        )
+        assert forged.status_code == 415  # carries a signature: a delivery, and not JSON
+        other = await test_client.post("/webhooks/acme/woo", content=b"id=1", headers=form)
+        assert other.status_code == 415
+    assert inbox.stats().pending == 0
+    inbox.close()
