@@ -34,7 +34,7 @@ from simulation.scenario import SHOPIFY_DOMAIN
 from simulation.sender import Attempt, WebhookSender
 from simulation.server import SimulationServer, World
 
-__all__ = ["CHANNELS", "Push", "PushTap", "Shop"]
+__all__ = ["CHANNELS", "Push", "PushTap", "Shop", "deployment", "fresh_secrets"]
 
 TENANT = "demo"
 CHANNELS = ("shopify_us", "woo_us", "amazon_us")
@@ -77,7 +77,7 @@ class _CatalogueHolder:
     catalogue: Catalogue
 
 
-def _deployment(catalogue: Catalogue, sim: str, ledger: Path, port: int) -> dict[str, Any]:
+def deployment(catalogue: Catalogue, sim: str, ledger: Path, port: int) -> dict[str, Any]:
     """The demo's business with only its sales channels: orders in, availability out."""
     return {
         "version": 1,
@@ -156,7 +156,7 @@ def _deployment(catalogue: Catalogue, sim: str, ledger: Path, port: int) -> dict
     }
 
 
-def _environ() -> dict[str, str]:
+def fresh_secrets() -> dict[str, str]:
     """Fresh secrets for one run, resolved from this mapping (never from the real environment)."""
     names = ("SHOPIFY_TOKEN", "SHOPIFY_SECRET", "WOO_KEY", "WOO_SECRET", "WOO_WEBHOOK",
              "AMAZON_SECRET", "AMAZON_REFRESH")  # fmt: skip
@@ -216,11 +216,11 @@ class Shop:
         sim = SimulationServer(world).start()
         self._exit.callback(sim.stop)
         port = free_port()
-        environ = _environ()
-        deployment = Deployment.model_validate(
-            _deployment(self.catalogue, sim.url, folder / "ledger.sqlite3", port)
+        environ = fresh_secrets()
+        config = Deployment.model_validate(
+            deployment(self.catalogue, sim.url, folder / "ledger.sqlite3", port)
         )
-        self.runtime = open_runtime(deployment, environ=environ, auto_migrate=True)
+        self.runtime = open_runtime(config, environ=environ, auto_migrate=True)
         self._exit.callback(self.runtime.close)
         for name, text in (("locations.csv", self.catalogue.locations_csv()),
                            ("skus.csv", self.catalogue.skus_csv())):  # fmt: skip

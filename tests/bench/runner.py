@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -12,14 +13,18 @@ from tests.support import ROOT
 __all__ = ["run_bench"]
 
 
-def run_bench(name: str, *args: str, timeout: float = 240) -> dict[str, Any]:
-    """The benchmark's JSON output; fails with its stderr if it exits non-zero."""
+def run_bench(
+    name: str, *args: str, timeout: float = 240, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The benchmark's JSON output; fails with its stderr if it exits non-zero. ``env`` adds to
+    the environment (the servers' URLs)."""
     done = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", *args, "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

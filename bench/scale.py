@@ -1,0 +1,181 @@
+"""Scale-out: router throughput with 1 and 2 worker processes on Redis Streams and PostgreSQL.
+
+    python -m bench.scale [--messages 6000] [--workers 1 2] [--json]
+
+For each worker count, on a fresh PostgreSQL database and a fresh Redis prefix: the mixed workload
+of ``bench.throughput`` (:mod:`bench.workload`: orders from three channels, receipts, shipments,
+tracking, payments) is preloaded on the deployment's partitioned streams, then N worker processes
+(:mod:`bench.scale_worker`: ``hub worker`` with canonical bodies) start together and drain it
+through the full router into the ledger. Messages per second of wall time, from the start signal
+until the consumer group has acknowledged every entry, as ``bench.throughput`` measures one
+in-process worker. Every process (workers, PostgreSQL, Redis) shares the machine's cores, so the
+figures say how far a second process helps on these cores, not on a bigger machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+from redis.asyncio import Redis
+
+from bench.services import REDIS_URL, ChildProcesses, redis_prefix, temporary_database
+from bench.workload import CHANNELS, LOCATIONS, SKUS, TENANT, mixed_workload
+from canonical import Envelope
+from router.ports import RawMessage
+from router.transport.redis_streams import RedisStreamsConfig, RedisStreamsPublisher, ensure_groups
+
+__all__ = ["drain_with"]
+
+GROUP = "hub-router"
+
+
+def _deployment(prefix: str, ledger_url: str, partitions: int, batch: int) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "tenants": {
+            TENANT: {
+                "channels": {channel: {"kind": "other"} for channel in CHANNELS},
+                "locations": {
+                    location: {"kind": "warehouse", "priority": n}
+                    for n, location in enumerate(LOCATIONS, start=1)
+                },
+            }
+        },
+        "broker": {
+            "kind": "redis",
+            "url": REDIS_URL,
+            "partitions": partitions,
+            "batch_size": batch,
+            "prefix": prefix,
+        },
+        "ledger": {"url": ledger_url},
+    }
+
+
+async def _preload(envelopes: list[Envelope], prefix: str, partitions: int) -> None:
+    """Publish the workload as the ingress would (raw messages keyed by id over the partitions)."""
+    client = Redis.from_url(REDIS_URL)
+    config = RedisStreamsConfig(prefix=f"{prefix}:raw", partitions=partitions)
+    try:
+        await ensure_groups(client, config)
+        publisher = RedisStreamsPublisher(client, config)
+        now = datetime.now(UTC)
+        raws = [
+            RawMessage(id=str(e.message_id), tenant=e.tenant, instance="bench",
+                       event=e.event_type, body=e.model_dump_json().encode(), received_at=now)
+            for e in envelopes
+        ]  # fmt: skip
+        for start in range(0, len(raws), 1000):
+            chunk = raws[start : start + 1000]
+            await publisher.publish(chunk, keys=[r.id for r in chunk])
+    finally:
+        await client.aclose()
+
+
+def _outstanding(client: redis.Redis, prefix: str, partitions: int) -> int:
+    """Entries the consumer group has not yet acknowledged (never delivered, or pending)."""
+    total = 0
+    for partition in range(partitions):
+        for group in client.xinfo_groups(f"{prefix}:raw:{partition}"):
+            if group["name"] in (GROUP, GROUP.encode()):
+                total += int(group.get("lag") or 0) + int(group["pending"])
+    return total
+
+
+def drain_with(
+    workers: int, envelopes: list[Envelope], *, partitions: int, batch: int
+) -> dict[str, Any]:
+    """One measured drain of ``envelopes`` by ``workers`` processes; its figures."""
+    from hub.ledger.store import Ledger
+
+    with (
+        temporary_database("scale") as ledger_url,
+        redis_prefix("scale") as prefix,
+        tempfile.TemporaryDirectory(prefix="hub-bench-") as folder,
+    ):
+        Ledger.migrate(ledger_url)
+        with Ledger(ledger_url) as ledger:
+            for sku in SKUS:
+                ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+        config = Path(folder) / "deploy.yaml"
+        deployment = _deployment(prefix, ledger_url, partitions, batch)
+        config.write_text(yaml.safe_dump(deployment), encoding="utf-8")
+        asyncio.run(_preload(envelopes, prefix, partitions))
+        client = redis.Redis.from_url(REDIS_URL)
+        with ChildProcesses() as children:
+            argv = ["-m", "bench.scale_worker", "--config", str(config)]
+            procs = [
+                children.start([*argv, "--consumer", f"w{n}"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE)
+                for n in range(1, workers + 1)
+            ]  # fmt: skip
+            for proc in procs:
+                assert proc.stdout is not None
+                if proc.stdout.readline().strip() != b"ready":
+                    raise RuntimeError("a worker process did not start (see its stderr)")
+            started = time.perf_counter()
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write(b"go\n")
+                proc.stdin.flush()
+            while _outstanding(client, prefix, partitions):
+                if any(proc.poll() is not None for proc in procs):
+                    raise RuntimeError("a worker process died during the run")
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+        client.close()
+        with Ledger(ledger_url) as ledger:
+            applied = ledger.processed_count()
+    return {
+        "workers": workers,
+        "msgs_per_s": round(len(envelopes) / elapsed, 1),
+        "seconds": round(elapsed, 2),
+        "applied_to_ledger": applied,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    envelopes = list(mixed_workload(args.messages))
+    runs = [
+        drain_with(n, envelopes, partitions=args.partitions, batch=args.batch) for n in args.workers
+    ]
+    by_count = {str(r["workers"]): r["msgs_per_s"] for r in runs}
+    first = runs[0]["msgs_per_s"]
+    result = {
+        "messages": args.messages,
+        "cores": os.cpu_count(),
+        "msgs_per_s": by_count,
+        "speedup": {k: round(v / first, 2) for k, v in by_count.items()},
+        "runs": runs,
+        "transport": "redis-streams",
+        "ledger": "postgresql",
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    for run in runs:
+        print(f"{run['workers']} worker process(es): {run['msgs_per_s']:8.1f} msg/s "
+              f"({run['seconds']} s, x{result['speedup'][str(run['workers'])]})")  # fmt: skip
+    print(f"on {result['cores']} cores shared with PostgreSQL and Redis")
+
+
+if __name__ == "__main__":
+    main()
