@@ -10,11 +10,12 @@ channels has accepted a push of that SKU at a level that counts the order (Amazo
 hub pushes to it although its orders arrive by polling). Overselling risk lives in exactly this
 window: until every channel has been told, each still sells units that are gone.
 
-Which push counts an order: the ingress takes orders in the order of their message ids (UUIDv7,
-time-ordered); the level after order k is the opening stock less every unit ordered up to and
-including k in that order, and the first push at or below that level, sent after the webhook,
-counts k. If the ledger applied two orders of one SKU in the other order, the earlier-numbered
-one is charged until the push that counts both: the figure is an upper bound, never flattering.
+Which push counts an order: the ledger applies orders one after another (the audit log's
+``deliver`` record of each gives the order and the time, reported as ``webhook_to_ledger``), and
+every level it emits for a SKU is its stock less the orders applied so far. So the level after
+order k is the opening stock less every unit of that SKU applied up to and including k, and a push
+at or below that level can only come from a state that includes k: the first such push each other
+channel accepts after the webhook was sent is the one that told it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import json
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bench.orders import spec
-from bench.shop import CHANNELS, Push, Shop
+from bench.shop import CHANNELS, TENANT, Push, Shop
 from bench.stats import summary_ms
 
 __all__ = ["SentOrder", "push_latencies", "run"]
@@ -50,20 +51,27 @@ class SentOrder:
     sent_at: float  # time.time()
     status: int
     message_id: str | None
+    order_key: str
 
 
 def push_latencies(
-    orders: Sequence[SentOrder], pushes: Sequence[Push], stock: dict[str, int]
+    orders: Sequence[SentOrder],
+    pushes: Sequence[Push],
+    stock: dict[str, int],
+    applied: Mapping[str, float],
 ) -> list[dict[str, float] | None]:
     """Per order (in the given order): seconds until each other channel got a level counting it,
-    or None when some channel never did (an accepted order the pushes never reflected)."""
+    or None when the ledger never applied it or some channel was never told.
+
+    ``applied`` is when the ledger applied each order (by order key): it gives their sequence.
+    """
     by_target: dict[tuple[str, str], list[Push]] = defaultdict(list)
     for push in sorted(pushes):
         by_target[(push[1], push[2])].append(push)
     level_after: dict[int, int] = {}
     ordered = sorted(
-        (i for i, o in enumerate(orders) if o.status == 200 and o.message_id),
-        key=lambda i: str(orders[i].message_id),
+        (i for i, o in enumerate(orders) if o.status == 200 and o.order_key in applied),
+        key=lambda i: (applied[orders[i].order_key], orders[i].order_key),
     )
     remaining = dict(stock)
     for index in ordered:
@@ -103,7 +111,18 @@ async def _one(shop: Shop, rng: random.Random, phase: str, number: int) -> SentO
     order = spec(channel, number, product)
     attempt = await shop.send(order)
     return SentOrder(phase, channel, product.sku, 1, attempt.sent_at, attempt.status,
-                     attempt.message_id)  # fmt: skip
+                     attempt.message_id, order.key)  # fmt: skip
+
+
+def _ledger_times(shop: Shop, order_keys: Sequence[str]) -> dict[str, float]:
+    """When the router delivered each order to the ledger (its first ``deliver`` audit record)."""
+    times = {}
+    for key in order_keys:
+        trail = shop.runtime.operations.audit_trail(TENANT, order_key=key)
+        delivered = [r.at.timestamp() for r in trail if r.stage == "deliver"]
+        if delivered:
+            times[key] = min(delivered)
+    return times
 
 
 async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) -> dict[str, Any]:
@@ -119,9 +138,10 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         ))  # fmt: skip
         await shop.drained()
         pushes = shop.tap.pushes()
+        in_ledger = _ledger_times(shop, [o.order_key for o in steady + spiked])
         final = {(sku, ch): shop.available(sku, ch) for sku in stock for ch in CHANNELS}
     orders = steady + spiked
-    latencies = push_latencies(orders, pushes, stock)
+    latencies = push_latencies(orders, pushes, stock, in_ledger)
     sold: dict[str, int] = defaultdict(int)
     for order in orders:
         if order.status == 200:
@@ -136,6 +156,8 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         chosen = [(o, lat) for o, lat in zip(orders, latencies, strict=True)
                   if phase is None or o.phase == phase]  # fmt: skip
         worst = [max(lat.values()) for _, lat in chosen if lat]
+        to_ledger = [in_ledger[o.order_key] - o.sent_at for o, _ in chosen
+                     if o.order_key in in_ledger]  # fmt: skip
         per_channel = {
             ch: summary_ms([lat[ch] for o, lat in chosen if lat and ch in lat]) for ch in CHANNELS
         }
@@ -144,6 +166,7 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
             "refused": sum(1 for o, _ in chosen if o.status != 200),
             "unmatched": sum(1 for o, lat in chosen if o.status == 200 and lat is None),
             **summary_ms(worst),
+            "webhook_to_ledger": summary_ms(to_ledger),
             "per_channel": per_channel,
         }
 

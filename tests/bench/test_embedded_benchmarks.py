@@ -45,6 +45,10 @@ def test_sync_latency_matches_every_order_to_a_push_on_every_other_channel() -> 
     assert result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
     for phase in ("steady", "spike"):
         assert result[phase]["count"] == result[phase]["orders"]
+        # the audit log has each order's delivery to the ledger, before its pushes
+        to_ledger = result[phase]["webhook_to_ledger"]
+        assert to_ledger["count"] == result[phase]["orders"]
+        assert to_ledger["max_ms"] <= result[phase]["max_ms"]
         # each order is timed on the two channels it did not come from
         channels = result[phase]["per_channel"]
         assert sum(figures["count"] for figures in channels.values()) == 2 * result[phase]["orders"]
