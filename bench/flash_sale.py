@@ -99,11 +99,13 @@ async def run_hub(crowd: list[Buyer], stock: dict[str, int], *, amazon_poll: flo
         for position in shop.runtime.ledger.positions(TENANT):
             if position.sku in positions:
                 positions[position.sku] += position.allocated
+        attempts = len(shop.sender.attempts) if shop.sender else 0
         shown = {ch: {sku: shelves.level(ch, sku) for sku in stock} for ch in CHANNELS}
     ledger = {
         "allocated": positions,
         "backordered_units": sum(outcome.sold[sku] - positions[sku] for sku in stock),
         "webhooks_refused": dict(refused),
+        "webhook_attempts": attempts,
         "channels_show_at_end": shown,
         "sale_seconds_real": round(elapsed, 2),
     }

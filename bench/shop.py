@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import secrets
 import tempfile
@@ -204,6 +205,14 @@ class Shop:
         return build_catalogue(random.Random(seed))
 
     async def __aenter__(self) -> Shop:
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _start(self) -> None:
         from hub.config.model import Deployment
         from hub.ledger.catalog import import_catalog
         from hub.runtime import embedded_inbox_path, open_runtime
@@ -251,7 +260,6 @@ class Shop:
                                     compression=1e6)  # fmt: skip
         self._exit.push_async_callback(self.sender.aclose)
         await self.drained()  # the opening stock's pushes are not part of any measurement
-        return self
 
     async def __aexit__(
         self,
@@ -265,9 +273,13 @@ class Shop:
             self._folder.cleanup()
 
     async def send(self, order: OrderSpec) -> Attempt:
-        """Deliver a Shopify or WooCommerce order's webhook, signed as the vendor signs it."""
+        """Deliver a Shopify or WooCommerce order's webhook, signed as the vendor signs it (and
+        retried on the vendor's schedule, compressed to nothing); the answer to the last attempt,
+        with ``sent_at`` the moment of the first, where any latency starts."""
         assert self.sender is not None
-        return await self.sender.send(delivery(order))
+        first = time.time()
+        attempt = await self.sender.send(delivery(order))
+        return dataclasses.replace(attempt, sent_at=first)
 
     async def store_polled(self, orders: Sequence[OrderSpec]) -> None:
         """Amazon orders as the hub's poller stores what ``getOrders`` returned (the HTTP polls

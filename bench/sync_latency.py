@@ -138,6 +138,7 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         ))  # fmt: skip
         await shop.drained()
         pushes = shop.tap.pushes()
+        attempts = len(shop.sender.attempts) if shop.sender else 0
         in_ledger = _ledger_times(shop, [o.order_key for o in steady + spiked])
         final = {(sku, ch): shop.available(sku, ch) for sku in stock for ch in CHANNELS}
     orders = steady + spiked
@@ -180,6 +181,7 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         "refused": overall["refused"],
         "steady": {"rate_per_s": rate, "seconds": steady_seconds, **figures("steady")},
         "spike": {"size": spike, **figures("spike")},
+        "webhook_attempts": attempts,  # more than the orders when the ingress refused some
         "pushes": len(pushes),
         "levels_consistent": consistent,
         "hub": "embedded (hub run: SQLite inbox and ledger, one process)",
