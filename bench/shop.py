@@ -78,8 +78,15 @@ class _CatalogueHolder:
     catalogue: Catalogue
 
 
-def deployment(catalogue: Catalogue, sim: str, ledger: Path, port: int) -> dict[str, Any]:
-    """The demo's business with only its sales channels: orders in, availability out."""
+def deployment(
+    catalogue: Catalogue,
+    sim: str,
+    ledger: Path,
+    port: int,
+    push_to: Sequence[str] = CHANNELS,
+) -> dict[str, Any]:
+    """The demo's business with only its sales channels: orders in, availability out (to the
+    channels in ``push_to``)."""
     return {
         "version": 1,
         "tenants": {
@@ -146,7 +153,7 @@ def deployment(catalogue: Catalogue, sim: str, ledger: Path, port: int) -> dict[
                     {
                         "from": "ledger",
                         "events": ["availability.changed"],
-                        "to": list(CHANNELS),
+                        "to": list(push_to),
                     },
                 ],
             }
@@ -186,10 +193,12 @@ def _receipts(stock: dict[str, int]) -> list[Any]:
 class Shop:
     """``async with Shop(stock) as shop:`` the hub and its channels, running, with ``stock`` (SKU ->
     units) received at the fulfilment centre; ``shop.catalogue`` names the SKUs (the simulation's
-    ten regular and three flash-sale products)."""
+    ten regular and three flash-sale products). ``push_to`` leaves channels out of the pushes, to
+    see what one channel's quota costs the others."""
 
     def __init__(self, stock: dict[str, int] | Callable[[Catalogue], dict[str, int]],
-                 *, seed: int = 7) -> None:  # fmt: skip
+                 *, seed: int = 7, push_to: Sequence[str] = CHANNELS) -> None:  # fmt: skip
+        self.push_to = tuple(push_to)
         self.catalogue = self.catalogue_for(seed)
         self.stock = stock(self.catalogue) if callable(stock) else dict(stock)
         self.tap = PushTap(self.catalogue)
@@ -227,7 +236,7 @@ class Shop:
         port = free_port()
         environ = fresh_secrets()
         config = Deployment.model_validate(
-            deployment(self.catalogue, sim.url, folder / "ledger.sqlite3", port)
+            deployment(self.catalogue, sim.url, folder / "ledger.sqlite3", port, self.push_to)
         )
         self.runtime = open_runtime(config, environ=environ, auto_migrate=True)
         self._exit.callback(self.runtime.close)

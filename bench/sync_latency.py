@@ -33,6 +33,7 @@ from typing import Any
 from bench.orders import spec
 from bench.shop import CHANNELS, TENANT, Push, Shop
 from bench.stats import summary_ms
+from simulation.catalogue import Catalogue
 
 __all__ = ["SentOrder", "push_latencies", "run"]
 
@@ -59,11 +60,13 @@ def push_latencies(
     pushes: Sequence[Push],
     stock: dict[str, int],
     applied: Mapping[str, float],
+    channels: Sequence[str] = CHANNELS,
 ) -> list[dict[str, float] | None]:
     """Per order (in the given order): seconds until each other channel got a level counting it,
     or None when the ledger never applied it or some channel was never told.
 
-    ``applied`` is when the ledger applied each order (by order key): it gives their sequence.
+    ``applied`` is when the ledger applied each order (by order key): it gives their sequence;
+    ``channels`` are those the hub pushes to.
     """
     by_target: dict[tuple[str, str], list[Push]] = defaultdict(list)
     for push in sorted(pushes):
@@ -83,14 +86,13 @@ def push_latencies(
             result.append(None)
             continue
         seen: dict[str, float] = {}
-        for channel in CHANNELS:
-            if channel == order.channel:
-                continue
+        others = [channel for channel in channels if channel != order.channel]
+        for channel in others:
             for at, _, _, level in by_target[(channel, order.sku)]:
                 if at >= order.sent_at and level <= level_after[index]:
                     seen[channel] = at - order.sent_at
                     break
-        result.append(seen if len(seen) == len(CHANNELS) - 1 else None)
+        result.append(seen if len(seen) == len(others) else None)
     return result
 
 
@@ -114,6 +116,11 @@ async def _one(shop: Shop, rng: random.Random, phase: str, number: int) -> SentO
                      attempt.message_id, order.key)  # fmt: skip
 
 
+def _deep_stock(catalogue: Catalogue) -> dict[str, int]:
+    """Regular SKUs stocked so deep that no order is ever backordered: every order moves a level."""
+    return {product.sku: DEEP_STOCK for product in catalogue.regular}
+
+
 def _ledger_times(shop: Shop, order_keys: Sequence[str]) -> dict[str, float]:
     """When the router delivered each order to the ledger (its first ``deliver`` audit record)."""
     times = {}
@@ -125,10 +132,11 @@ def _ledger_times(shop: Shop, order_keys: Sequence[str]) -> dict[str, float]:
     return times
 
 
-async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) -> dict[str, Any]:
+async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7,
+              push_to: Sequence[str] = CHANNELS) -> dict[str, Any]:  # fmt: skip
     """Both phases against one hub; the figures as one JSON-ready dict."""
     rng = random.Random(seed)
-    async with Shop(lambda c: {p.sku: DEEP_STOCK for p in c.regular}, seed=seed) as shop:
+    async with Shop(_deep_stock, seed=seed, push_to=push_to) as shop:
         stock = dict(shop.stock)
         steady = await _send_steady(shop, rng, rate, steady_seconds, start=1)
         await shop.drained()
@@ -140,9 +148,9 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         pushes = shop.tap.pushes()
         attempts = len(shop.sender.attempts) if shop.sender else 0
         in_ledger = _ledger_times(shop, [o.order_key for o in steady + spiked])
-        final = {(sku, ch): shop.available(sku, ch) for sku in stock for ch in CHANNELS}
+        final = {(sku, ch): shop.available(sku, ch) for sku in stock for ch in push_to}
     orders = steady + spiked
-    latencies = push_latencies(orders, pushes, stock, in_ledger)
+    latencies = push_latencies(orders, pushes, stock, in_ledger, push_to)
     sold: dict[str, int] = defaultdict(int)
     for order in orders:
         if order.status == 200:
@@ -160,7 +168,7 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         to_ledger = [in_ledger[o.order_key] - o.sent_at for o, _ in chosen
                      if o.order_key in in_ledger]  # fmt: skip
         per_channel = {
-            ch: summary_ms([lat[ch] for o, lat in chosen if lat and ch in lat]) for ch in CHANNELS
+            ch: summary_ms([lat[ch] for o, lat in chosen if lat and ch in lat]) for ch in push_to
         }
         return {
             "orders": len(chosen),
@@ -184,6 +192,7 @@ async def run(*, rate: float, steady_seconds: float, spike: int, seed: int = 7) 
         "webhook_attempts": attempts,  # more than the orders when the ingress refused some
         "pushes": len(pushes),
         "levels_consistent": consistent,
+        "push_to": list(push_to),
         "hub": "embedded (hub run: SQLite inbox and ledger, one process)",
     }
 
@@ -194,10 +203,17 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=10.0)
     parser.add_argument("--spike", type=int, default=100, help="orders sent at once")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--push-to",
+        nargs="+",
+        choices=CHANNELS,
+        default=list(CHANNELS),
+        help="channels the hub pushes to (all three by default)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     result = asyncio.run(run(rate=args.rate, steady_seconds=args.steady_seconds,
-                             spike=args.spike, seed=args.seed))  # fmt: skip
+                             spike=args.spike, seed=args.seed, push_to=args.push_to))  # fmt: skip
     if args.json:
         print(json.dumps(result))
         return

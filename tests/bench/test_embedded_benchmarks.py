@@ -52,3 +52,16 @@ def test_sync_latency_matches_every_order_to_a_push_on_every_other_channel() -> 
         # each order is timed on the two channels it did not come from
         channels = result[phase]["per_channel"]
         assert sum(figures["count"] for figures in channels.values()) == 2 * result[phase]["orders"]
+
+
+def test_sync_latency_times_only_the_channels_the_hub_pushes_to() -> None:
+    result = run_bench("sync_latency", "--rate", "10", "--steady-seconds", "0.5", "--spike", "4",
+                       "--push-to", "shopify_us", "woo_us")  # fmt: skip
+    assert result["push_to"] == ["shopify_us", "woo_us"]
+    assert result["unmatched"] == 0
+    assert result["levels_consistent"] is True
+    for phase in ("steady", "spike"):
+        channels = result[phase]["per_channel"]
+        assert set(channels) == {"shopify_us", "woo_us"}
+        # a Shopify order is timed on WooCommerce and the other way round: one channel each
+        assert sum(figures["count"] for figures in channels.values()) == result[phase]["orders"]
