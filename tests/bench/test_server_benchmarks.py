@@ -8,7 +8,9 @@ workload and applies the same messages to its own ledger.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
+import redis
 
 from bench.wrk import available as wrk_available
 from tests.bench.runner import run_bench
@@ -42,11 +44,28 @@ def test_ingress_accepts_every_signed_webhook_and_reports_its_rate(
     assert result["transport"] == "redis-streams"
 
 
+def _leftovers(postgres_admin_url: str, redis_url: str) -> tuple[int, int]:
+    """Databases and Redis keys named as ``bench.scale`` names its own."""
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'bench\\_scale\\_%'"
+        ).fetchone()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = sum(1 for _ in client.scan_iter("bench-scale-*", count=1000))
+    finally:
+        client.close()
+    return (int(row[0]) if row else 0), keys
+
+
 def test_scale_drains_the_same_workload_with_one_and_two_workers(
     postgres_admin_url: str, redis_url: str
 ) -> None:
+    before = _leftovers(postgres_admin_url, redis_url)
     result = run_bench("scale", "--messages", "200", "--workers", "1", "2",
                        env=_servers(postgres_admin_url, redis_url), timeout=400)  # fmt: skip
+    # each run made its own database and key prefix, and removed them
+    assert _leftovers(postgres_admin_url, redis_url) == before
     assert set(result["msgs_per_s"]) == {"1", "2"}
     assert result["speedup"]["1"] == 1.0
     runs = {run["workers"]: run for run in result["runs"]}
