@@ -24,7 +24,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import redis
 import yaml
 from redis.asyncio import Redis
@@ -93,6 +95,56 @@ def _outstanding(client: redis.Redis, prefix: str, partitions: int) -> int:
     return total
 
 
+class LockWaits:
+    """Samples of what the run's PostgreSQL sessions are doing (``pg_stat_activity``), to tell
+    whether a second worker waits on the first one's row locks rather than adding work."""
+
+    def __init__(self, database_url: str) -> None:
+        self._name = urlsplit(database_url).path.lstrip("/")
+        self._conn = psycopg.connect(database_url, autocommit=True)
+        self.samples = 0
+        self.with_lock_wait = 0
+        self.active = 0
+        self.deadlocks = 0
+        self._deadlocks_before = self._deadlocks()
+
+    def _deadlocks(self) -> int:
+        row = self._conn.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = %s", (self._name,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def sample(self) -> None:
+        row = self._conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'active'), "
+            "count(*) FILTER (WHERE wait_event_type = 'Lock') "
+            "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self._name,),
+        ).fetchone()
+        active, locked = row if row else (0, 0)
+        self.samples += 1
+        self.active += int(active)
+        self.with_lock_wait += 1 if locked else 0
+
+    def close(self) -> None:
+        # the statistics collector reports with a delay; give it its moment before the last read
+        time.sleep(0.6)
+        self._conn.execute("SELECT pg_stat_clear_snapshot()")
+        self.deadlocks = self._deadlocks() - self._deadlocks_before
+        self._conn.close()
+
+    def as_json(self) -> dict[str, Any]:
+        """Share of samples in which some session waited on a lock, the mean number of sessions
+        running a statement, and the deadlocks PostgreSQL detected (and broke) during the run."""
+        n = max(1, self.samples)
+        return {
+            "samples": self.samples,
+            "lock_wait_share": round(self.with_lock_wait / n, 3),
+            "mean_active_sessions": round(self.active / n, 2),
+            "deadlocks": self.deadlocks,
+        }
+
+
 def drain_with(
     workers: int, envelopes: list[Envelope], *, partitions: int, batch: int
 ) -> dict[str, Any]:
@@ -129,11 +181,14 @@ def drain_with(
                 assert proc.stdin is not None
                 proc.stdin.write(b"go\n")
                 proc.stdin.flush()
+            waits = LockWaits(ledger_url)
             while _outstanding(client, prefix, partitions):
                 if any(proc.poll() is not None for proc in procs):
                     raise RuntimeError("a worker process died during the run")
+                waits.sample()
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
+            waits.close()
         client.close()
         with Ledger(ledger_url) as ledger:
             applied = ledger.processed_count()
@@ -142,6 +197,7 @@ def drain_with(
         "msgs_per_s": round(len(envelopes) / elapsed, 1),
         "seconds": round(elapsed, 2),
         "applied_to_ledger": applied,
+        "postgres": waits.as_json(),
     }
 
 
