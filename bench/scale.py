@@ -9,7 +9,9 @@ tracking, payments) is preloaded on the deployment's partitioned streams, then N
 through the full router into the ledger. Messages per second of wall time, from the start signal
 until the consumer group has acknowledged every entry, as ``bench.throughput`` measures one
 in-process worker. Every process (workers, PostgreSQL, Redis) shares the machine's cores, so the
-figures say how far a second process helps on these cores, not on a bigger machine.
+figures say how far a second process helps on these cores, not on a bigger machine. While a run
+drains, the database's sessions are sampled (``pg_stat_activity``: how often one waits on a lock)
+and its deadlock count read (``pg_stat_database``), which say why a second process helps or not.
 """
 
 from __future__ import annotations
