@@ -43,6 +43,7 @@ def spec(channel: str, number: int, product: Product, quantity: int = 1) -> Orde
 
 
 def _dump(payload: Any) -> bytes:
+    """Compact JSON, as the vendors send it (the signature covers exactly these bytes)."""
     return json.dumps(payload, separators=(",", ":"), default=str).encode()
 
 

@@ -45,6 +45,8 @@ GROUP = "hub-router"
 
 
 def _deployment(prefix: str, ledger_url: str, partitions: int, batch: int) -> dict[str, Any]:
+    """The workload's tenant (channels and locations only: bodies are canonical already) on
+    Redis Streams and this run's PostgreSQL ledger."""
     return {
         "version": 1,
         "tenants": {

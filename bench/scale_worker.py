@@ -33,6 +33,7 @@ class CanonicalTranslator:
 
 
 async def _serve(config: Path, consumer: str) -> None:
+    """Open the runtime, report ready, wait for the start line, then work until SIGTERM."""
     from hub.config import load_deployment
     from hub.scale import run_worker, worker_runtime
 

@@ -99,6 +99,7 @@ class ChildProcesses:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, argv: Sequence[str], **options: object) -> subprocess.Popen[bytes]:
+        """``python ARGV...`` with this repository first on the path (the code under test)."""
         process: subprocess.Popen[bytes] = subprocess.Popen(  # noqa: S603 - our interpreter
             [sys.executable, *argv],
             env=self.environ,

@@ -98,6 +98,8 @@ def push_latencies(
 
 async def _send_steady(shop: Shop, rng: random.Random, rate: float, seconds: float,
                        start: int) -> list[SentOrder]:  # fmt: skip
+    """``rate`` orders a second for ``seconds``, each sent on its moment whatever the answers
+    before it: an open loop, so a slow hub meets the same load instead of easing it."""
     count = max(1, round(rate * seconds))
     began = time.monotonic()
     tasks = []
@@ -108,6 +110,7 @@ async def _send_steady(shop: Shop, rng: random.Random, rate: float, seconds: flo
 
 
 async def _one(shop: Shop, rng: random.Random, phase: str, number: int) -> SentOrder:
+    """One order of one unit of a random regular SKU, from Shopify or WooCommerce in turn."""
     channel = ORIGINS[number % len(ORIGINS)]
     product = rng.choice(shop.catalogue.regular)
     order = spec(channel, number, product)

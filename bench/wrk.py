@@ -41,6 +41,8 @@ def available() -> bool:
 
 
 def _script(host: str, path: str, requests: Sequence[tuple[bytes, dict[str, str]]]) -> str:
+    """The Lua script: every request ready on the wire (wrk cannot sign), then the cycle and the
+    JSON summary."""
     entries = []
     for body, headers in requests:
         lines = [f"POST {path} HTTP/1.1", f"Host: {host}"]
