@@ -27,7 +27,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+
+import pytest
 
 from hub.ledger.store import Ledger
 from tests.faults.harness import ProxyThread
@@ -72,7 +73,7 @@ class RssSampler:
 
 
 async def test_postgres_outage_while_receiving_keeps_memory_bounded(
-    postgres_url: str, redis_url: str, record_property: Callable[[str, object], None]
+    postgres_url: str, redis_url: str, request: pytest.FixtureRequest
 ) -> None:
     """Pass criteria: see the module docstring."""
     Ledger.migrate(postgres_url)
@@ -133,7 +134,7 @@ async def test_postgres_outage_while_receiving_keeps_memory_bounded(
             "outage_peak_mib": peak / MIB,
             "after_mib": after / MIB,
         }
-        record_property("memory", figures)
+        request.node.user_properties.append(("memory", figures))
         assert peak - before <= 150 * MIB, figures
         assert late - early <= 40 * MIB, figures
         assert after - before <= 150 * MIB, figures

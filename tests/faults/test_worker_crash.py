@@ -7,15 +7,17 @@ completes, the PostgreSQL ledger has applied every message exactly once (the pro
 allocations of the orders and the journal agree with the expected figures), and no entry is left
 pending.
 
-``test_sigkill_at_20_random_points`` (notes CR-1, 20 seeds): the same with 400 messages a seed, in
+``test_sigkill_at_20_random_points`` (notes CR-1, 20 seeds): the same with 300 messages a seed, in
 batches of 25 so the kill lands inside a batch, and the kill point drawn from the seed (5 to 90 %
 of the run applied, then 0 to 80 ms more, so it falls anywhere between reading, committing and
 acknowledging). Pass criteria, for every seed: the same as above, and the invariant checker passes
 (every message has a terminal outcome in the audit log, one processed row per audited effect, the
-journal sums to the positions), except that a kill between the ledger's commit and the router's
-audit write may lose that one batch's ``deliver`` records: the checker bounds that gap to one
-batch (25) and the test records it (``unaudited_effects`` in the JUnit properties) (a known router gap, not a lost or doubled effect). The runs are smaller than the notes' 10,000 messages
-so that the 20 seeds fit in about three minutes on two cores; each still kills a worker mid-batch.
+journal sums to the positions). One known router gap is allowed and recorded, not hidden: a kill
+between the ledger's commit and the router's audit write loses the ``deliver`` records of the
+batches in flight (their redelivery is audited as a duplicate); the checker bounds it to one batch
+per subscriber (4 partitions x reader and claimer x 25) and the test records the count as the
+user property ``unaudited_effects`` (in a JUnit report). The runs are smaller than the notes' 10,000 messages so that
+the 20 seeds fit in about three minutes on two cores; each still kills a worker mid-batch.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from tests.faults.invariants import check_invariants
 from tests.support import ROOT, acme_tenant, paid_order, receipt
 
 MESSAGES = int(os.environ.get("HUB_CRASH_MESSAGES", "10000"))
-SEED_MESSAGES = 400
+SEED_MESSAGES = 300
 
 
 def _deployment(prefix: str, ledger_url: str, batch_size: int = 200) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def test_sigkill_at_20_random_points(
     postgres_url: str,
     redis_url: str,
     seed: int,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Pass criteria: see the module docstring (second scenario)."""
     rng = random.Random(seed)
@@ -131,12 +132,15 @@ def test_sigkill_at_20_random_points(
         batch_size=25,
     )
     with Ledger(postgres_url) as ledger:
-        # a kill between the ledger commit and the audit write loses at most that batch's
-        # deliver records (a known router gap, see tests/faults/invariants.py); never an effect
-        report = check_invariants(ledger, accepted=ids, direct=2, unaudited_effects_allowed=25)
+        # a kill between the ledger commit and the audit write loses the deliver records of the
+        # batches in flight (a known router gap, see tests/faults/invariants.py), never an effect:
+        # at most one batch of 25 per subscriber, a reader and a claimer on each of 4 partitions
+        report = check_invariants(
+            ledger, accepted=ids, direct=2, unaudited_effects_allowed=4 * 2 * 25
+        )
     assert report.final["applied"] + report.final["duplicate"] == SEED_MESSAGES
     assert report.dead_letters == 0
-    record_property("unaudited_effects", report.unaudited_effects)
+    request.node.user_properties.append(("unaudited_effects", report.unaudited_effects))
 
 
 def _crash_run(
