@@ -6,7 +6,8 @@ for an unauthenticated caller and never stores anything it refuses:
 1. size: the body is read as a stream and cut off at the cap (413), before it is all in memory;
 2. media type: JSON only (415);
 3. tenant and connector instance exist (404);
-4. signature: the connector's scheme, on the raw bytes, constant-time (401);
+4. signature: the connector's scheme, on the raw bytes, constant-time (401); a header sent on
+   several lines is checked as one combined value, so a second signature line is never ignored;
 5. parse: strict UTF-8 JSON with a nesting cap, checked without recursion (400);
 6. load: when the backlog is above its limit the hub sheds load with 503 and ``Retry-After``;
 7. store: the raw message is written durably (inbox or stream) *before* the 200 answer.
