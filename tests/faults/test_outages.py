@@ -113,7 +113,8 @@ async def test_postgres_unavailable_for_10_seconds(postgres_url: str, redis_url:
     proxy.__enter__()
     through_proxy = postgres_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
     assert through_proxy != postgres_url
-    prefix = f"hub-test:{uuid.uuid4().hex[:8]}"
+    # not under hub-test:*, which any other test session's redis fixture sweeps when it ends
+    prefix = f"hub-outage:{uuid.uuid4().hex[:8]}"
     # The delivery cap must outlast the outage: claim_idle_ms x max_deliveries >> 10 s.
     runtime, client = _runtime(
         through_proxy, redis_url, prefix, batch_size=50, claim_idle_ms=1000, max_deliveries=30
@@ -148,6 +149,8 @@ async def test_postgres_unavailable_for_10_seconds(postgres_url: str, redis_url:
         assert waits > 0, waits  # left for redelivery once the in-process retries ran out
     finally:
         runtime.close()
+        async for key in client.scan_iter(f"{prefix}:*"):
+            await client.delete(key)
         await client.aclose()
         direct.close()
         proxy.__exit__()
