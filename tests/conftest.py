@@ -73,7 +73,10 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """The Redis server's URL; keys written under the test's ``hub-test:*`` prefix are removed."""
+    """The Redis server's URL. Tests write under their own ``hub-test:<unique>`` prefixes and
+    remove them; afterwards, ``hub-test:*`` keys nobody touched for ten minutes (left by a crashed
+    run) are swept. Only idle ones: a sweep of every ``hub-test:*`` key would delete the streams of
+    another test run sharing this server at the same time."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
@@ -83,7 +86,9 @@ def redis_url() -> Iterator[str]:
         server_missing("Redis", exc)
     yield REDIS_URL
     for key in client.scan_iter("hub-test:*"):
-        client.delete(key)
+        idle = client.object("idletime", key)
+        if isinstance(idle, int) and idle > 600:
+            client.delete(key)
     client.close()
 
 
