@@ -30,7 +30,8 @@ class Dialect(Protocol):
     def statements(self, *sql: str) -> None: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-    def begin_write(self) -> None: ...
+    def begin_write(self, *, pipeline: bool = False) -> None: ...
+    def sync(self) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def is_retryable(self, error: BaseException) -> bool: ...
@@ -78,8 +79,11 @@ class SqliteDialect:
     def executescript(self, script: str) -> None:
         self.conn.executescript(script)
 
-    def begin_write(self) -> None:
+    def begin_write(self, *, pipeline: bool = False) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
+
+    def sync(self) -> None:
+        """Nothing is queued on SQLite: every statement has run when its call returns."""
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
@@ -112,6 +116,9 @@ class PostgresDialect:
         self._psycopg = psycopg
         self._url = url
         self._in_transaction = False
+        #: the pipeline-mode context of the current transaction, if it runs in pipeline mode
+        self._pipeline: Any = None
+        self._pipeline_context: Any = None
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
@@ -138,9 +145,11 @@ class PostgresDialect:
         return sql.replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; its row count (-1 in pipeline mode, where the statement is only
+        queued: it is sent with the next statement whose result is needed)."""
         self.ensure_connected()
         cursor = self.conn.execute(self._sql(sql), tuple(params))
-        return cursor.rowcount
+        return -1 if self._pipeline is not None else cursor.rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self.ensure_connected()
@@ -148,7 +157,12 @@ class PostgresDialect:
         return list(cursor.fetchall())
 
     def statements(self, *sql: str) -> None:
-        """Several parameterless statements in one round trip (the simple query protocol)."""
+        """Several parameterless statements in one round trip (the simple query protocol; in
+        pipeline mode, queued one by one, which is also one round trip)."""
+        if self._pipeline is not None:
+            for statement in sql:
+                self.conn.execute(statement.encode())
+            return
         self.conn.execute("; ".join(sql).encode())
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -160,17 +174,45 @@ class PostgresDialect:
         self.ensure_connected()
         self.conn.execute(script.encode())
 
-    def begin_write(self) -> None:
+    def begin_write(self, *, pipeline: bool = False) -> None:
+        """``BEGIN``; with ``pipeline``, the transaction runs in psycopg's pipeline mode: a
+        statement whose result nobody reads is queued and travels with the next one that is read,
+        so a batch costs a round trip per *read*, not per statement. An error of a queued
+        statement surfaces at the next read (or :meth:`sync`), so the caller must not attribute it
+        to the statement being read: the ledger runs its optimistic pass this way and redoes the
+        batch, message by message, on any message error."""
         self.ensure_connected()
+        if pipeline:
+            self._pipeline_context = self.conn.pipeline()
+            self._pipeline = self._pipeline_context.__enter__()
         self.conn.execute("BEGIN")
         self._in_transaction = True
+
+    def sync(self) -> None:
+        """Send what is queued and raise the first error among it (pipeline mode)."""
+        if self._pipeline is not None:
+            self._pipeline.sync()
+
+    def _end_pipeline(self, error: BaseException | None = None) -> None:
+        pipeline, self._pipeline_context = self._pipeline_context, None
+        self._pipeline = None
+        if pipeline is None:
+            return
+        if error is None:
+            pipeline.__exit__(None, None, None)
+            return
+        with contextlib.suppress(Exception):
+            pipeline.__exit__(type(error), error, None)
 
     def commit(self) -> None:
         self._in_transaction = False
         self.conn.execute("COMMIT")
+        self._end_pipeline()
 
     def rollback(self) -> None:
         self._in_transaction = False
+        if self._pipeline is not None:
+            self._end_pipeline(LedgerUnavailableError("transaction rolled back"))
         if self.conn.closed or self.conn.broken:  # the server already ended the transaction
             return
         if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:

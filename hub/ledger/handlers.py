@@ -34,6 +34,7 @@ from hub.ledger.orders import (
     apply_shipment,
     history,
     load_lines,
+    note_returned,
     reconcile,
     require_order,
 )
@@ -166,6 +167,7 @@ def apply_payment(work: Work, envelope: Envelope) -> str:
             "captured_at = COALESCE(captured_at, ?) WHERE tenant = ? AND order_key = ?",
             (minor, ts(payment.occurred_at), tenant, key),
         )
+        order["captured_minor"] = int(order["captured_minor"]) + minor
     elif payment.kind is PaymentEventKind.REFUNDED:
         captured, refunded = int(order["captured_minor"]), int(order["refunded_minor"])
         if refunded + minor > captured:
@@ -191,6 +193,7 @@ def apply_payment(work: Work, envelope: Envelope) -> str:
             "WHERE tenant = ? AND order_key = ?",
             (minor, tenant, key),
         )
+        order["refunded_minor"] = int(order["refunded_minor"]) + minor
     work.defer(
         "INSERT INTO payments (tenant, order_key, kind, provider, payment_id, transaction_id, "
         "amount_minor, currency, occurred_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -221,6 +224,8 @@ def apply_payment(work: Work, envelope: Envelope) -> str:
             "AND payment_status = 'pending'",
             (PaymentStatus.AUTHORIZED.value, tenant, key),
         )
+        if order["payment_status"] == PaymentStatus.PENDING.value:
+            order["payment_status"] = PaymentStatus.AUTHORIZED.value
         reconcile(work, tenant, key, envelope.event_type)
     return "applied"
 
@@ -314,10 +319,7 @@ def apply_return(work: Work, envelope: Envelope) -> str:
                 reason=line.reason.value,
             )
             order_line.returned += delta
-            work.db.execute(
-                "UPDATE order_lines SET returned = ? WHERE tenant = ? AND order_key = ? AND line_id = ?",
-                (order_line.returned, tenant, key, line.line_id),
-            )
+            note_returned(work, tenant, key, order_line)
             received = line.quantity
         if (
             envelope.event_type == "return.inspected"

@@ -10,7 +10,7 @@ a line is never reserved twice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,15 @@ from hub.ledger.errors import InvalidMessageError, OrderNotYetKnownError, Unknow
 from hub.ledger.sourcing import choose_location, rank_locations
 from hub.ledger.work import Work, now_text, ts
 
-__all__ = ["apply_fulfillment_request", "apply_order", "apply_shipment", "history", "reconcile"]
+__all__ = [
+    "apply_fulfillment_request",
+    "apply_order",
+    "apply_shipment",
+    "history",
+    "note_returned",
+    "prefetch",
+    "reconcile",
+]
 
 _PAID = {PaymentStatus.AUTHORIZED, PaymentStatus.PAID, PaymentStatus.PARTIALLY_PAID}
 
@@ -51,6 +59,14 @@ _LINE_COLUMNS = (
 
 
 def load_lines(work: Work, tenant: str, order_key: str) -> list[Line]:
+    cached = work.cached_lines.get((tenant, order_key))
+    if cached is not None:  # copies: a line changes in the cache only when it is saved
+        return [
+            replace(line)
+            for line in sorted(
+                cached.values(), key=lambda line: (line.sku is None, line.sku or "", line.line_id)
+            )
+        ]
     rows = work.db.query(
         f"SELECT {_LINE_COLUMNS} FROM order_lines WHERE tenant = ? AND order_key = ? "  # noqa: S608
         "ORDER BY sku, line_id",
@@ -84,32 +100,150 @@ def save_line(work: Work, tenant: str, order_key: str, line: Line) -> None:
             line.status,
         ),
     )
+    cached = work.cached_lines.get((tenant, order_key))
+    if cached is not None:
+        work.remember("lines", (tenant, order_key))
+        cached[line.line_id] = replace(line)
+
+
+def note_returned(work: Work, tenant: str, order_key: str, line: Line) -> None:
+    """Write a line's returned quantity (and keep the batch's copy current)."""
+    work.db.execute(
+        "UPDATE order_lines SET returned = ? WHERE tenant = ? AND order_key = ? AND line_id = ?",
+        (line.returned, tenant, order_key, line.line_id),
+    )
+    cached = work.cached_lines.get((tenant, order_key))
+    if cached is not None and line.line_id in cached:
+        work.remember("lines", (tenant, order_key))
+        cached[line.line_id].returned = line.returned
+
+
+_ORDER_KEYS = (
+    "source_version",
+    "updated_at",
+    "state",
+    "cancelled",
+    "on_hold",
+    "released",
+    "payment_status",
+    "captured_minor",
+    "refunded_minor",
+    "currency",
+    "ship_region",
+    "channel",
+)
+_ORDER_COLUMNS = ", ".join(_ORDER_KEYS)
 
 
 def lock_order(work: Work, tenant: str, order_key: str) -> dict[str, Any] | None:
+    """The order row, locked until commit, or None.
+
+    In the optimistic pass an order of the batch comes from the batch's copy, and the caller's
+    changes to the returned dict are the changes it writes (state, money, flags), so the copy
+    stays current for the next message of the batch.
+    """
+    if (tenant, order_key) in work.cached_orders:
+        work.remember("order", (tenant, order_key))
+        return work.cached_orders[(tenant, order_key)]
     rows = work.db.query(
-        "SELECT source_version, updated_at, state, cancelled, on_hold, released, payment_status, "  # noqa: S608 - fixed SQL; values are parameters
-        "captured_minor, refunded_minor, currency, ship_region, channel FROM orders "
+        f"SELECT {_ORDER_COLUMNS} FROM orders "  # noqa: S608 - fixed SQL; values are parameters
         "WHERE tenant = ? AND order_key = ?" + work.db.for_update,
         (tenant, order_key),
     )
     if not rows:
         return None
-    keys = [
-        "source_version",
-        "updated_at",
-        "state",
-        "cancelled",
-        "on_hold",
-        "released",
-        "payment_status",
-        "captured_minor",
-        "refunded_minor",
-        "currency",
-        "ship_region",
-        "channel",
-    ]
-    return dict(zip(keys, rows[0], strict=True))
+    return dict(zip(_ORDER_KEYS, rows[0], strict=True))
+
+
+def _payload_order_key(payload: Any) -> str | None:
+    if isinstance(payload, Order):
+        return payload.key
+    key = getattr(getattr(payload, "order", None), "key", None)
+    return key if isinstance(key, str) else None
+
+
+def _payload_skus(payload: Any) -> list[str]:
+    sku = getattr(payload, "sku", None)
+    skus = [sku] if isinstance(sku, str) else []
+    for line in getattr(payload, "lines", None) or ():
+        line_sku = getattr(line, "sku", None)
+        if isinstance(line_sku, str):
+            skus.append(line_sku)
+    return skus
+
+
+def prefetch(work: Work, envelopes: list[Envelope]) -> None:
+    """The optimistic pass's reads, for the whole batch, in a few statements.
+
+    Per tenant: the SKUs' master data; the orders named by the batch, locked in key order; for
+    the ones not stored yet, the order keys' advisory locks (key order) and a second look, then
+    which of them have parked messages; the stored orders' lines; and every position row of the
+    SKUs the batch names or its orders' lines hold, locked in (SKU, location) order. Messages
+    then read these copies instead of the database, and the locks are taken in one order by
+    every worker. Anything the batch touches that is not here is read as usual.
+    """
+    by_tenant: dict[str, tuple[set[str], set[str]]] = {}
+    for envelope in envelopes:
+        keys, skus = by_tenant.setdefault(envelope.tenant, (set(), set()))
+        key = _payload_order_key(envelope.payload)
+        if key is not None:
+            keys.add(key)
+        skus.update(_payload_skus(envelope.payload))
+    for tenant, (keys, skus) in by_tenant.items():
+        ordered = sorted(keys)
+        for key, row in _select_orders(work, tenant, ordered).items():
+            work.cached_orders[(tenant, key)] = row
+        missing = [key for key in ordered if work.cached_orders[(tenant, key)] is None]
+        if missing:
+            if work.db.name == "postgres":
+                work.db.query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                    "FROM (SELECT unnest(?::text[]) AS k ORDER BY 1) AS keys",
+                    ([f"{tenant}\x1f{key}" for key in missing],),
+                )
+            work.key_locked.update((tenant, key) for key in missing)
+            for key, row in _select_orders(work, tenant, missing).items():
+                work.cached_orders[(tenant, key)] = row
+            for key in missing:
+                work.parked_for[(tenant, key)] = False
+            for (parked_key,) in work.select_in(
+                "SELECT DISTINCT order_key FROM parked_messages WHERE tenant = ? "
+                "AND status = 'parked' AND order_key IN ({marks})",
+                tenant,
+                missing,
+            ):
+                work.parked_for[(tenant, parked_key)] = True
+        stored = [key for key in ordered if work.cached_orders[(tenant, key)] is not None]
+        for key in stored:
+            work.cached_lines[(tenant, key)] = {}
+        for line_key, *r in work.select_in(
+            f"SELECT order_key, {_LINE_COLUMNS} FROM order_lines WHERE tenant = ? "  # noqa: S608 - fixed SQL; values are parameters
+            "AND order_key IN ({marks})",
+            tenant,
+            stored,
+        ):
+            line = Line(r[0], r[1], int(r[2]), r[3], r[4], int(r[5]), int(r[6]), int(r[7]), r[8])
+            work.cached_lines[(tenant, line_key)][line.line_id] = line
+            if line.sku is not None:
+                skus.add(line.sku)
+        work.prefetch_skus(tenant, sorted(skus))
+        known = [sku for sku in skus if work.known_sku(tenant, sku)]
+        work.prefetch_positions(tenant, known)
+    for absent in [pair for pair, stored_row in work.cached_orders.items() if stored_row is None]:
+        work.cached_lines.setdefault(absent, {})
+
+
+def _select_orders(work: Work, tenant: str, keys: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The orders of ``keys`` (None for the ones not stored), locked in key order."""
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
+    for order_key, *values in work.select_in(
+        f"SELECT order_key, {_ORDER_COLUMNS} FROM orders WHERE tenant = ? "  # noqa: S608 - fixed SQL; values are parameters
+        "AND order_key IN ({marks}) ORDER BY order_key" + work.db.for_update,
+        tenant,
+        keys,
+    ):
+        found[order_key] = dict(zip(_ORDER_KEYS, values, strict=True))
+    return found
 
 
 def lock_order_key(work: Work, tenant: str, order_key: str) -> None:
@@ -121,10 +255,13 @@ def lock_order_key(work: Work, tenant: str, order_key: str) -> None:
     parked message would wait forever. Both take this lock before their final look at the order.
     SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
     """
-    if work.db.name == "postgres":
+    if work.db.name == "postgres" and (tenant, order_key) not in work.key_locked:
         work.db.query(
             "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{tenant}\x1f{order_key}",)
         )
+        if work.optimistic:  # the isolated pass does not track them
+            work.remember("key_locked", (tenant, order_key))
+            work.key_locked.add((tenant, order_key))
 
 
 def require_order(work: Work, tenant: str, order_key: str) -> dict[str, Any]:
@@ -134,7 +271,7 @@ def require_order(work: Work, tenant: str, order_key: str) -> dict[str, Any]:
     parked as it is (see :mod:`hub.ledger.parking`).
     """
     order = lock_order(work, tenant, order_key)
-    if order is None:
+    if order is None and (tenant, order_key) not in work.cached_orders:
         lock_order_key(work, tenant, order_key)
         order = lock_order(work, tenant, order_key)
     if order is None:
@@ -200,7 +337,9 @@ def apply_order(work: Work, envelope: Envelope) -> str:
     cancelled = envelope.event_type == "order.cancelled" or order.cancelled_at is not None
     snapshot = order.model_dump_json()
     stored = lock_order(work, tenant, key)
-    if stored is None:  # a first snapshot: decide it against messages parked for this order
+    if stored is None and (tenant, key) not in work.cached_orders:
+        # a first snapshot: decide it against messages parked for this order (the batch's
+        # prefetch already took the key's lock and looked again)
         lock_order_key(work, tenant, key)
         stored = lock_order(work, tenant, key)
     if stored is not None and _version(order.source_version, ts(order.updated_at)) <= _version(
@@ -234,6 +373,8 @@ def apply_order(work: Work, envelope: Envelope) -> str:
             "refunded_minor": 0,
             "channel": order.channel,
         }
+        if (tenant, key) in work.cached_orders:
+            work.cached_orders[(tenant, key)] = stored  # filled in below, as the row is
         existing: dict[str, Line] = {}
     else:
         work.db.execute(
@@ -573,11 +714,12 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
     request = envelope.payload
     assert isinstance(request, FulfillmentRequest)
     tenant, key = request.tenant, request.order.key
-    require_order(work, tenant, key)
+    order = require_order(work, tenant, key)
     work.location(tenant, request.location)
     work.db.execute(
         "UPDATE orders SET released = 1 WHERE tenant = ? AND order_key = ?", (tenant, key)
     )
+    order["released"] = 1
     work.emit(
         tenant,
         "order.released",

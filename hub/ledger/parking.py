@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from canonical import Envelope
 from hub.ledger.errors import MessageRejectedError, OrderNotYetKnownError
-from hub.ledger.work import Work, now_text
+from hub.ledger.work import IsolationNeeded, Work, now_text
 
 __all__ = ["ORDER_EVENTS", "park", "resume_parked"]
 
@@ -37,6 +37,8 @@ def park(work: Work, envelope: Envelope, missing: OrderNotYetKnownError) -> str:
     ``require_order``, which also took the order key's lock, so the order cannot be stored by
     another transaction before this one commits).
     """
+    work.remember("parked", (missing.tenant, missing.order_key))
+    work.parked_for[(missing.tenant, missing.order_key)] = True
     work.db.execute(
         "UPDATE processed_messages SET outcome = 'parked' WHERE tenant = ? AND idempotency_key = ?",
         (envelope.tenant, envelope.idempotency_key),
@@ -64,6 +66,8 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
     """Apply the messages parked for a just-stored order, oldest first; returns how many applied."""
     from hub.ledger.handlers import HANDLERS  # handlers import orders, which import nothing here
 
+    if work.parked_for.get((tenant, order_key)) is False:  # the batch's prefetch looked: none
+        return 0
     rows = work.db.query(
         "SELECT id, envelope FROM parked_messages WHERE tenant = ? AND order_key = ? "
         "AND status = 'parked' ORDER BY id",
@@ -79,6 +83,8 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
         try:
             HANDLERS[envelope.event_type](work, envelope)
         except MessageRejectedError as error:
+            if work.optimistic:  # in pipeline mode the refusal may be a queued error: isolate
+                raise IsolationNeeded from error
             work.db.statements("ROLLBACK TO SAVEPOINT parked", "RELEASE SAVEPOINT parked")
             work.deferred_rollback(mark)
             work.db.execute(

@@ -32,10 +32,11 @@ from hub.ledger.errors import (
 )
 from hub.ledger.handlers import HANDLERS, RECORD_ONLY
 from hub.ledger.migrations import migrate, pending
+from hub.ledger.orders import prefetch
 from hub.ledger.parking import park, resume_parked
 from hub.ledger.policy import LedgerPolicy
 from hub.ledger.url import parse_ledger_url
-from hub.ledger.work import BUCKET_COLUMNS, Work, now_text, ts
+from hub.ledger.work import BUCKET_COLUMNS, IsolationNeeded, Work, now_text, ts
 
 __all__ = ["ApplyResult", "Ledger", "OutboxEvent", "Outcome"]
 
@@ -127,14 +128,15 @@ class Ledger:
 
     # -- transactions --------------------------------------------------------------------------
 
-    def _run(self, body: Any) -> Any:
+    def _run(self, body: Any, *, pipeline: bool = False) -> Any:
         """Run ``body(work)`` in one write transaction, retried on serialization failures,
-        deadlocks and busy locks (bounded, with backoff)."""
+        deadlocks and busy locks (bounded, with backoff). With ``pipeline``, PostgreSQL runs the
+        transaction in pipeline mode (see :meth:`PostgresDialect.begin_write`)."""
         with self._lock:
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 work = Work(self.db, self.policy)
                 try:
-                    self.db.begin_write()
+                    self.db.begin_write(pipeline=pipeline)
                     result = body(work)
                     self.db.commit()
                     return result
@@ -149,18 +151,147 @@ class Ledger:
     # -- applying messages ---------------------------------------------------------------------
 
     def apply(self, envelopes: Sequence[Envelope]) -> list[ApplyResult]:
-        """Apply a batch in one transaction; one result per envelope, in order."""
+        """Apply a batch in one transaction; one result per envelope, in order.
+
+        The batch first runs *optimistically*: every idempotency key is inserted with one
+        statement, the rows the batch reads are read (and locked) up front in a few statements
+        (``orders.prefetch``), and on PostgreSQL the transaction runs in pipeline mode, so the
+        messages' writes are queued and cost no round trip. Each message still has its savepoint
+        (queued too): a message the ledger's logic refuses is rolled back to it, its key dropped
+        and the batch copies undone, and the others go on. Any other failure of a message (a
+        constraint the logic did not foresee, an error in the code) rolls the whole transaction
+        back and the batch runs again *isolated*: each message in its own savepoint, read and
+        written statement by statement, so the failing one is rolled back alone with its exact
+        error and the others commit exactly once.
+        """
         if not envelopes:
             return []
 
-        def body(work: Work) -> list[ApplyResult]:
+        def optimistic(work: Work) -> list[ApplyResult]:
+            work.optimistic = True
+            try:
+                results = self._apply_optimistic(work, envelopes)
+                work.finish()
+                self.db.sync()  # an error of a queued statement surfaces here, not at COMMIT
+            except IsolationNeeded:
+                raise
+            except MessageRejectedError as error:
+                raise IsolationNeeded from error
+            except Exception as error:
+                if self.db.is_retryable(error) or not self._is_message_error(error):
+                    raise
+                raise IsolationNeeded from error
+            return results
+
+        def isolated(work: Work) -> list[ApplyResult]:
             results = [self._apply_one(work, envelope) for envelope in envelopes]
             # Once per batch: ATP events describe committed state, one per SKU and channel whose
             # figure changed, whatever number of messages of the batch moved it.
             work.finish()
             return results
 
-        return list(self._run(body))
+        try:
+            return list(self._run(optimistic, pipeline=True))
+        except IsolationNeeded:
+            return list(self._run(isolated))
+
+    def _apply_optimistic(self, work: Work, envelopes: Sequence[Envelope]) -> list[ApplyResult]:
+        """The happy path: one statement claims every key of the batch, then each message's
+        effects run with no savepoint (any refusal or error aborts this pass)."""
+        first: dict[tuple[str, str], int] = {}
+        for index, envelope in enumerate(envelopes):
+            first.setdefault((envelope.tenant, envelope.idempotency_key), index)
+        stamp = now_text()
+        rows = sorted(  # one lock order for every worker: two batches never wait on each other
+            _processed_row(envelopes[index], str(envelopes[index].message_id), stamp)
+            for index in first.values()
+        )
+        inserted: set[tuple[str, str]] = set()
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join(["(?, ?, ?, ?, 'applied', ?)"] * len(chunk))
+            inserted.update(
+                (tenant, key)
+                for tenant, key in self.db.query(
+                    "INSERT INTO processed_messages (tenant, idempotency_key, message_id, "  # noqa: S608 - placeholders only
+                    f"event_type, outcome, processed_at) VALUES {values} "
+                    "ON CONFLICT (tenant, idempotency_key) DO NOTHING "
+                    "RETURNING tenant, idempotency_key",
+                    [value for row in chunk for value in row],
+                )
+            )
+        prefetch(work, [envelopes[index] for key, index in first.items() if key in inserted])
+        results: list[ApplyResult] = []
+        db = self.db
+        savepoint = False
+        refused: set[tuple[str, str]] = set()  # keys whose message was refused in this batch
+        for index, envelope in enumerate(envelopes):
+            key = (envelope.tenant, envelope.idempotency_key)
+            message_id = str(envelope.message_id)
+            again = key in refused  # an earlier copy was refused (its key dropped): try this one
+            if not again and (first[key] != index or key not in inserted):
+                results.append(
+                    ApplyResult(message_id, "duplicate", "this idempotency key was already applied")
+                )
+                continue
+            # A savepoint per message costs no round trip in pipeline mode (the statements are
+            # queued); it lets a message the ledger refuses be undone alone.
+            if savepoint:
+                db.statements("RELEASE SAVEPOINT msg", "SAVEPOINT msg")
+            else:
+                db.statements("SAVEPOINT msg")
+                savepoint = True
+            work.begin_message()
+            try:
+                if again:
+                    db.execute(_PROCESSED_INSERT, _processed_row(envelope, message_id, now_text()))
+                results.append(self._effect(work, envelope, message_id))
+                refused.discard(key)
+            except MessageRejectedError as error:
+                # Raised by the ledger's logic for this message (a database error never becomes
+                # a refusal in this pass), so it is this message's alone.
+                db.statements("ROLLBACK TO SAVEPOINT msg")
+                work.undo_message()
+                work.message_rolled_back()
+                if not again:  # the batch's insert of the key is older than the savepoint
+                    db.execute(
+                        "DELETE FROM processed_messages WHERE tenant = ? AND idempotency_key = ?",
+                        key,
+                    )
+                refused.add(key)
+                error.for_message(message_id)
+                results.append(ApplyResult(message_id, "rejected", error.reason, error.code, error))
+        if savepoint:
+            db.statements("RELEASE SAVEPOINT msg")
+        return results
+
+    def _effect(self, work: Work, envelope: Envelope, message_id: str) -> ApplyResult:
+        """A message's effects, once its key is stored; raises if the ledger refuses it."""
+        work.message_id = message_id
+        work.occurred_at = envelope.occurred_at
+        handler = HANDLERS.get(envelope.event_type)
+        if handler is None:
+            if envelope.event_type not in RECORD_ONLY:
+                raise UnsupportedEventError(
+                    f"event type {envelope.event_type!r} is not handled by the ledger"
+                )
+            outcome, reason = "applied", "recorded without ledger effect"
+        else:
+            try:
+                outcome = handler(work, envelope)
+            except OrderNotYetKnownError as missing:
+                outcome, reason = "parked", park(work, envelope, missing)
+            else:
+                reason = "older than the snapshot already applied" if outcome == "stale" else ""
+            while work.new_orders:
+                resume_parked(work, *work.new_orders.pop())
+        if outcome not in ("applied", "parked"):  # park() already wrote its outcome
+            self.db.execute(
+                "UPDATE processed_messages SET outcome = ? WHERE tenant = ? AND idempotency_key = ?",
+                (outcome, envelope.tenant, envelope.idempotency_key),
+            )
+        work.message_succeeded()
+        return ApplyResult(message_id, outcome, reason)  # type: ignore[arg-type]
 
     def _apply_one(self, work: Work, envelope: Envelope) -> ApplyResult:
         message_id = str(envelope.message_id)
@@ -174,44 +305,13 @@ class Ledger:
         work.savepoint_open = True
         try:
             inserted = db.execute(
-                "INSERT INTO processed_messages (tenant, idempotency_key, message_id, event_type, "
-                "outcome, processed_at) VALUES (?, ?, ?, ?, 'applied', ?) "
-                "ON CONFLICT (tenant, idempotency_key) DO NOTHING",
-                (
-                    envelope.tenant,
-                    envelope.idempotency_key,
-                    message_id,
-                    envelope.event_type,
-                    now_text(),
-                ),
+                _PROCESSED_INSERT, _processed_row(envelope, message_id, now_text())
             )
             if inserted == 0:
                 return ApplyResult(
                     message_id, "duplicate", "this idempotency key was already applied"
                 )
-            handler = HANDLERS.get(envelope.event_type)
-            if handler is None:
-                if envelope.event_type not in RECORD_ONLY:
-                    raise UnsupportedEventError(
-                        f"event type {envelope.event_type!r} is not handled by the ledger"
-                    )
-                outcome, reason = "applied", "recorded without ledger effect"
-            else:
-                try:
-                    outcome = handler(work, envelope)
-                except OrderNotYetKnownError as missing:
-                    outcome, reason = "parked", park(work, envelope, missing)
-                else:
-                    reason = "older than the snapshot already applied" if outcome == "stale" else ""
-                while work.new_orders:
-                    resume_parked(work, *work.new_orders.pop())
-            if outcome not in ("applied", "parked"):  # park() already wrote its outcome
-                db.execute(
-                    "UPDATE processed_messages SET outcome = ? WHERE tenant = ? AND idempotency_key = ?",
-                    (outcome, envelope.tenant, envelope.idempotency_key),
-                )
-            work.message_succeeded()
-            return ApplyResult(message_id, outcome, reason)  # type: ignore[arg-type]
+            return self._effect(work, envelope, message_id)
         except MessageRejectedError as error:
             self._rollback_message(work)
             error.for_message(message_id)
@@ -500,6 +600,17 @@ class Ledger:
                 )
 
         self._run(body)
+
+
+_PROCESSED_INSERT = (
+    "INSERT INTO processed_messages (tenant, idempotency_key, message_id, event_type, "
+    "outcome, processed_at) VALUES (?, ?, ?, ?, 'applied', ?) "
+    "ON CONFLICT (tenant, idempotency_key) DO NOTHING"
+)
+
+
+def _processed_row(envelope: Envelope, message_id: str, stamp: str) -> tuple[str, ...]:
+    return (envelope.tenant, envelope.idempotency_key, message_id, envelope.event_type, stamp)
 
 
 def _filters(**values: Any) -> tuple[str, list[Any]]:

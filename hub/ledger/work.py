@@ -9,7 +9,7 @@ writes the journal row, so the journal always sums to the positions.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from hub.ledger.errors import InsufficientStockError, UnknownLocationError, Unkn
 from hub.ledger.policy import LedgerPolicy
 from hub.ledger.sourcing import LocationInfo
 
-__all__ = ["BUCKET_COLUMNS", "Position", "SkuInfo", "Work", "now_text", "ts"]
+__all__ = ["BUCKET_COLUMNS", "IsolationNeeded", "Position", "SkuInfo", "Work", "now_text", "ts"]
 
 BUCKET_COLUMNS = ("on_hand", "allocated", "in_transit", "returns_pending", "damaged")
 _POSITION_COLUMNS = (*BUCKET_COLUMNS, "safety_stock")
@@ -38,6 +38,11 @@ def ts(moment: datetime) -> str:
 
 def now_text() -> str:
     return ts(datetime.now(UTC))
+
+
+class IsolationNeeded(Exception):  # noqa: N818 - a signal, not an error
+    """A message of the batch's optimistic pass was refused or failed: roll the pass back and
+    run the batch again with a savepoint per message (see ``Ledger.apply``)."""
 
 
 @dataclass(slots=True)
@@ -82,6 +87,22 @@ class Work:
     _deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     _batch_deferred: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     savepoint_open: bool = False
+    #: the batch's optimistic pass (no savepoints; any refusal redoes the batch isolated)
+    optimistic: bool = False
+    #: Optimistic pass only (see ``orders.prefetch``): rows read and locked for the whole batch
+    #: up front, kept current by the batch's own writes, so a message needs no read of its own.
+    #: Never used by the isolated pass, where a message rolled back to its savepoint would leave
+    #: them stale. Orders (None: known not to exist), their lines, the SKUs' position rows.
+    cached_orders: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    cached_lines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    cached_positions: dict[tuple[str, str], dict[str, Position]] = field(default_factory=dict)
+    #: order keys whose advisory lock this transaction holds, and those with parked messages
+    key_locked: set[tuple[str, str]] = field(default_factory=set)
+    #: order keys looked up in parked_messages by the prefetch: whether messages wait for them
+    parked_for: dict[tuple[str, str], bool] = field(default_factory=dict)
+    #: the batch copies as they were before the current message changed them (its undo log)
+    _undo: list[tuple[str, Any, Any]] = field(default_factory=list)
+    _undo_seen: set[tuple[str, Any]] = field(default_factory=set)
     #: orders first stored by the current message; messages parked for them are applied next
     new_orders: list[tuple[str, str]] = field(default_factory=list)
 
@@ -102,6 +123,10 @@ class Work:
                 "`hub catalog import` and replay the message"
             )
         return info
+
+    def known_sku(self, tenant: str, sku: str) -> bool:
+        """Whether the batch's cache knows ``sku`` (after :meth:`prefetch_skus`)."""
+        return self._skus.get((tenant, sku)) is not None
 
     def locations(self, tenant: str) -> list[LocationInfo]:
         if tenant not in self._locations:
@@ -144,8 +169,49 @@ class Work:
 
     # -- positions -----------------------------------------------------------------------------
 
+    def select_in(self, sql: str, tenant: str, values: list[str]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (its ``{marks}`` the placeholders of an ``IN`` list, its first
+        parameter the tenant) for many values, in statements of 500 values."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            rows.extend(
+                self.db.query(sql.format(marks=", ".join("?" * len(chunk))), (tenant, *chunk))
+            )
+        return rows
+
+    def prefetch_skus(self, tenant: str, skus: list[str]) -> None:
+        """Read many SKUs' master data in one statement (the batch's cache)."""
+        wanted = [sku for sku in skus if (tenant, sku) not in self._skus]
+        for sku in wanted:
+            self._skus[(tenant, sku)] = None
+        for row in self.select_in(
+            "SELECT sku, backorder_allowed, tracking FROM skus WHERE tenant = ? AND sku IN ({marks})",
+            tenant,
+            wanted,
+        ):
+            self._skus[(tenant, row[0])] = SkuInfo(row[0], bool(row[1]), row[2])
+
+    def prefetch_positions(self, tenant: str, skus: list[str]) -> None:
+        """Lock every position row of ``skus`` (SKU then location order, the order every worker
+        locks them in) and keep them for the batch (optimistic pass)."""
+        wanted = sorted({sku for sku in skus if (tenant, sku) not in self.cached_positions})
+        for sku in wanted:
+            self.cached_positions[(tenant, sku)] = {}
+        for row in self.select_in(
+            "SELECT sku, location, on_hand, allocated, in_transit, returns_pending, damaged, "  # noqa: S608 - fixed SQL; values are parameters
+            "safety_stock FROM positions WHERE tenant = ? AND sku IN ({marks}) "
+            "ORDER BY sku, location" + self.db.for_update,
+            tenant,
+            wanted,
+        ):
+            self.cached_positions[(tenant, row[0])][row[1]] = Position(*(int(v) for v in row[2:]))
+
     def lock_positions(self, tenant: str, sku: str) -> dict[str, Position]:
         """Every position row of ``sku``, locked (PostgreSQL) in location order until commit."""
+        cached = self.cached_positions.get((tenant, sku))
+        if cached is not None:
+            return {loc: replace(cached[loc]) for loc in sorted(cached)}
         rows = self.db.query(
             "SELECT location, on_hand, allocated, in_transit, returns_pending, damaged, "  # noqa: S608 - fixed SQL; values are parameters
             "safety_stock FROM positions WHERE tenant = ? AND sku = ? ORDER BY location"
@@ -180,6 +246,52 @@ class Work:
         constraints refuse a negative bucket, which becomes an :class:`InsufficientStockError`
         naming the bucket."""
         values = [deltas.get(bucket, 0) for bucket in BUCKET_COLUMNS]
+        cached = self.cached_positions.get((tenant, sku))
+        if cached is not None:
+            # The SKU's rows are locked by this transaction and their buckets known: compute and
+            # check (what the CHECK constraints would refuse) before writing.
+            now = cached.get(location) or Position()
+            new = Position(
+                now.on_hand + values[0],
+                now.allocated + values[1],
+                now.in_transit + values[2],
+                now.returns_pending + values[3],
+                now.damaged + values[4],
+                now.safety_stock,
+            )
+            for bucket in BUCKET_COLUMNS:
+                if getattr(new, bucket) < 0:
+                    raise InsufficientStockError(
+                        f"{kind.value} of {quantity} x {sku} at {location} would leave {bucket} "
+                        "below zero"
+                    )
+            self.remember("positions", (tenant, sku))
+            if location in cached:  # queued: no round trip in pipeline mode
+                self.db.execute(
+                    "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
+                    "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
+                    "damaged = damaged + ?, updated_at = ? "
+                    "WHERE tenant = ? AND sku = ? AND location = ?",
+                    (*values, stamp, tenant, sku, location),
+                )
+                cached[location] = new
+                return new
+            # A new row: one statement creates it with the deltas (or adds them to a row another
+            # transaction created meanwhile) and reads what it holds now.
+            rows = self.db.query(
+                "INSERT INTO positions (tenant, sku, location, on_hand, allocated, in_transit, "
+                "returns_pending, damaged, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant, sku, location) DO UPDATE SET "
+                "on_hand = positions.on_hand + excluded.on_hand, "
+                "allocated = positions.allocated + excluded.allocated, "
+                "in_transit = positions.in_transit + excluded.in_transit, "
+                "returns_pending = positions.returns_pending + excluded.returns_pending, "
+                "damaged = positions.damaged + excluded.damaged, updated_at = excluded.updated_at "
+                "RETURNING on_hand, allocated, in_transit, returns_pending, damaged, safety_stock",
+                (tenant, sku, location, *values, stamp),
+            )
+            cached[location] = Position(*(int(v) for v in rows[0]))
+            return replace(cached[location])
         update = (
             "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
             "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
@@ -197,7 +309,9 @@ class Work:
                 )
                 rows = self.db.query(update, params)
         except Exception as error:
-            if not self.db.is_integrity_error(error):
+            # In the optimistic pass (pipeline mode) a constraint error may belong to an earlier
+            # queued statement: it goes up as it is, and the batch is redone isolated.
+            if not self.db.is_integrity_error(error) or self.optimistic:
                 raise
             bucket = next((b for b in BUCKET_COLUMNS if b in str(error)), "a bucket")
             raise InsufficientStockError(
@@ -360,6 +474,52 @@ class Work:
     def defer(self, sql: str, row: tuple[Any, ...]) -> None:
         """Insert ``row`` with ``sql`` at the end of the batch if this message succeeds."""
         self._deferred.setdefault(sql, []).append(row)
+
+    # -- the batch copies' undo log (optimistic pass) -----------------------------------------------
+
+    def remember(self, kind: str, key: Any) -> None:
+        """Keep the batch copy of ``key`` as it is before the current message changes it, once per
+        message, so a refused message can be undone (see :meth:`undo_message`)."""
+        if (kind, key) in self._undo_seen:
+            return
+        self._undo_seen.add((kind, key))
+        saved: Any
+        if kind == "order":
+            row = self.cached_orders.get(key)
+            saved = None if row is None else dict(row)
+        elif kind == "lines":
+            lines = self.cached_lines.get(key)
+            saved = None if lines is None else {i: replace(line) for i, line in lines.items()}
+        elif kind == "positions":
+            saved = dict(self.cached_positions[key])
+        elif kind == "key_locked":
+            saved = key in self.key_locked
+        else:  # "parked"
+            saved = self.parked_for.get(key)
+        self._undo.append((kind, key, saved))
+
+    def begin_message(self) -> None:
+        self._undo = []
+        self._undo_seen = set()
+
+    def undo_message(self) -> None:
+        """Put the batch copies back as they were before the current message (rolled back to its
+        savepoint): the database forgot its writes, so the copies must too."""
+        for kind, key, saved in reversed(self._undo):
+            if kind == "order":
+                self.cached_orders[key] = saved
+            elif kind == "positions":
+                self.cached_positions[key] = saved
+            elif kind == "key_locked":
+                if not saved:
+                    self.key_locked.discard(key)
+            else:
+                table: dict[Any, Any] = self.cached_lines if kind == "lines" else self.parked_for
+                if saved is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = saved
+        self.begin_message()
 
     # -- message and batch boundaries -------------------------------------------------------------
 
