@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,45 @@ class DeploymentTranslator:
         return type(connector).translate(raw.event, load_payload(raw.body), context)
 
 
+@dataclass
+class DeploymentTaxQuoter:
+    """The router's tax quoter: the tenant's tax-engine connector (kind ``tax``), if it has one.
+
+    Connector failures are translated here, at the boundary: a transient one (timeout, 5xx, 429)
+    becomes the router's ``TransientError``, which the tax rule turns into an exception hold
+    ("never ship with a guessed tax"); with no tax connector the rule holds the order too.
+    """
+
+    instances: Mapping[tuple[str, str], Connector]
+
+    def engine_for(self, tenant: str) -> tuple[str, Connector] | None:
+        for (owner, name), connector in sorted(self.instances.items()):
+            if owner == tenant and type(connector).kind.value == "tax":
+                return name, connector
+        return None
+
+    async def quote(self, order: Any) -> Any:
+        import asyncio
+
+        from connectors.errors import ConnectorError, RetriableError
+        from router.errors import PermanentError, TransientError
+
+        found = self.engine_for(order.tenant)
+        if found is None:
+            raise TransientError(f"tenant {order.tenant!r} has no tax engine connector")
+        name, connector = found
+        context = TranslationContext(
+            tenant=order.tenant, instance=name, received_at=datetime.now(UTC)
+        )
+        try:
+            envelope = await asyncio.to_thread(connector.quote, order, context)  # type: ignore[attr-defined]
+        except RetriableError as exc:
+            raise TransientError(str(exc)) from exc
+        except ConnectorError as exc:  # refused, or an answer that does not translate
+            raise PermanentError(str(exc)) from exc
+        return envelope.payload
+
+
 @dataclass(frozen=True)
 class ConnectorReceiver:
     """The ingress's view of one connector instance: verify a delivery, name its event."""
@@ -156,6 +196,7 @@ class HubRuntime:
     router: Router
     _ops_db: Any = None
     _catalog_db: Any = None
+    _tax_quoter: DeploymentTaxQuoter | None = None
 
     def receiver(self, tenant: str, instance: str) -> ConnectorReceiver | None:
         connector = self.instances.get((tenant, instance))
@@ -186,6 +227,8 @@ class HubRuntime:
         previous = self.instances
         self.instances = instances
         self.deployment = deployment
+        if self._tax_quoter is not None:  # quotes from the new deployment's tax engine
+            self._tax_quoter.instances = instances
         self.router.reconfigure(
             translator=DeploymentTranslator(instances),
             config=RouterConfig(governance=governance_for(deployment)),
@@ -250,6 +293,7 @@ def open_runtime(
     )
     catalog = LedgerCatalog(lambda sql: catalog_db.query(sql))
     instances = connector_instances(deployment, registry, environ=environ, transports=transports)
+    tax_quoter = DeploymentTaxQuoter(instances)
     router = Router(
         translator=DeploymentTranslator(instances),
         ledger=ledger,
@@ -259,6 +303,7 @@ def open_runtime(
         holds=operations,
         audit=operations,
         config=RouterConfig(governance=governance_for(deployment)),
+        tax_quoter=tax_quoter,
     )
     return HubRuntime(
         deployment=deployment,
@@ -270,4 +315,5 @@ def open_runtime(
         router=router,
         _ops_db=ops_db,
         _catalog_db=catalog_db,
+        _tax_quoter=tax_quoter,
     )

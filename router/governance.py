@@ -39,7 +39,7 @@ from canonical import (
     TaxQuote,
     TrackingRequirement,
 )
-from router.errors import TransientError
+from router.errors import PermanentError, TransientError
 
 __all__ = [
     "RULE_ORDER",
@@ -360,6 +360,10 @@ async def _check_tax(rule: TaxRule, order: Order, quoter: TaxQuoter | None) -> R
     except TransientError as exc:
         # Never ship with a guessed tax: an unreachable engine holds the order for a retry.
         return RuleResult(name, Outcome.EXCEPTION, f"tax engine unreachable: {exc}")
+    except PermanentError as exc:
+        # The engine refused the order (an address it cannot place, a bad tax code): a data
+        # problem a person fixes, then resubmits; the order itself is not poison.
+        return RuleResult(name, Outcome.EXCEPTION, f"tax engine refused the order: {exc}")
     difference = abs(quote.total_tax.amount - order.totals.tax_total.amount)
     if quote.total_tax.currency != order.currency or difference > rule.tolerance:
         return RuleResult(
