@@ -32,6 +32,8 @@ class Dialect(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def begin_write(self, *, pipeline: bool = False) -> None: ...
     def sync(self) -> None: ...
+    @property
+    def queued(self) -> bool: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def is_retryable(self, error: BaseException) -> bool: ...
@@ -84,6 +86,11 @@ class SqliteDialect:
 
     def sync(self) -> None:
         """Nothing is queued on SQLite: every statement has run when its call returns."""
+
+    @property
+    def queued(self) -> bool:
+        """Whether a statement's error may surface at a later statement: never on SQLite."""
+        return False
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
@@ -187,6 +194,12 @@ class PostgresDialect:
             self._pipeline = self._pipeline_context.__enter__()
         self.conn.execute("BEGIN")
         self._in_transaction = True
+
+    @property
+    def queued(self) -> bool:
+        """Whether this transaction runs in pipeline mode (a statement's error may surface at a
+        later statement)."""
+        return self._pipeline is not None
 
     def sync(self) -> None:
         """Send what is queued and raise the first error among it (pipeline mode)."""

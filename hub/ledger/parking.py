@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from canonical import Envelope
 from hub.ledger.errors import MessageRejectedError, OrderNotYetKnownError
-from hub.ledger.work import IsolationNeeded, Work, now_text
+from hub.ledger.work import Work, now_text
 
 __all__ = ["ORDER_EVENTS", "park", "resume_parked"]
 
@@ -79,13 +79,15 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
         envelope = Envelope.model_validate_json(text)
         work.message_id = str(envelope.message_id)
         mark = work.deferred_mark()
+        undo = work.undo_mark()
         work.db.statements("SAVEPOINT parked")
         try:
             HANDLERS[envelope.event_type](work, envelope)
         except MessageRejectedError as error:
-            if work.optimistic:  # in pipeline mode the refusal may be a queued error: isolate
-                raise IsolationNeeded from error
+            # The ledger's logic refused it (in the optimistic pass a database error is never
+            # turned into a refusal, so this is this message's own): undo it alone.
             work.db.statements("ROLLBACK TO SAVEPOINT parked", "RELEASE SAVEPOINT parked")
+            work.undo_to(undo)
             work.deferred_rollback(mark)
             work.db.execute(
                 "UPDATE parked_messages SET status = 'rejected', reason = ? WHERE id = ?",
@@ -97,6 +99,7 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
             )
             continue
         work.db.statements("RELEASE SAVEPOINT parked")
+        work.undo_release(undo)
         work.db.execute("DELETE FROM parked_messages WHERE id = ?", (parked_id,))
         work.db.execute(
             "UPDATE processed_messages SET outcome = 'applied' "

@@ -196,8 +196,9 @@ class Ledger:
             return list(self._run(isolated))
 
     def _apply_optimistic(self, work: Work, envelopes: Sequence[Envelope]) -> list[ApplyResult]:
-        """The happy path: one statement claims every key of the batch, then each message's
-        effects run with no savepoint (any refusal or error aborts this pass)."""
+        """The happy path: one statement claims every key of the batch, the batch's rows are read
+        up front (PostgreSQL), then each message runs in a queued savepoint; a refusal by the
+        ledger's logic is undone alone, any other error aborts this pass (``IsolationNeeded``)."""
         first: dict[tuple[str, str], int] = {}
         for index, envelope in enumerate(envelopes):
             first.setdefault((envelope.tenant, envelope.idempotency_key), index)
@@ -220,7 +221,8 @@ class Ledger:
                     [value for row in chunk for value in row],
                 )
             )
-        prefetch(work, [envelopes[index] for key, index in first.items() if key in inserted])
+        if db_reads_cost_a_round_trip(self.db):  # on SQLite a read is an in-process call
+            prefetch(work, [envelopes[index] for key, index in first.items() if key in inserted])
         results: list[ApplyResult] = []
         db = self.db
         savepoint = False
@@ -611,6 +613,12 @@ _PROCESSED_INSERT = (
 
 def _processed_row(envelope: Envelope, message_id: str, stamp: str) -> tuple[str, ...]:
     return (envelope.tenant, envelope.idempotency_key, message_id, envelope.event_type, stamp)
+
+
+def db_reads_cost_a_round_trip(db: SqliteDialect | PostgresDialect) -> bool:
+    """Whether reading rows up front for the whole batch pays: on PostgreSQL each read is a
+    round trip; on SQLite it is a function call, cheaper than keeping the batch copies."""
+    return db.name == "postgres"
 
 
 def _filters(**values: Any) -> tuple[str, list[Any]]:

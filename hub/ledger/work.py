@@ -41,8 +41,9 @@ def now_text() -> str:
 
 
 class IsolationNeeded(Exception):  # noqa: N818 - a signal, not an error
-    """A message of the batch's optimistic pass was refused or failed: roll the pass back and
-    run the batch again with a savepoint per message (see ``Ledger.apply``)."""
+    """A message of the batch's optimistic pass failed in a way that pass cannot pin on it (an
+    error other than the ledger's own refusal): roll the pass back and run the batch again
+    isolated, statement by statement (see ``Ledger.apply``)."""
 
 
 @dataclass(slots=True)
@@ -309,9 +310,9 @@ class Work:
                 )
                 rows = self.db.query(update, params)
         except Exception as error:
-            # In the optimistic pass (pipeline mode) a constraint error may belong to an earlier
-            # queued statement: it goes up as it is, and the batch is redone isolated.
-            if not self.db.is_integrity_error(error) or self.optimistic:
+            # In pipeline mode (PostgreSQL's optimistic pass) a constraint error may belong to an
+            # earlier queued statement: it goes up as it is, and the batch is redone isolated.
+            if not self.db.is_integrity_error(error) or self.db.queued:
                 raise
             bucket = next((b for b in BUCKET_COLUMNS if b in str(error)), "a bucket")
             raise InsufficientStockError(
@@ -505,7 +506,22 @@ class Work:
     def undo_message(self) -> None:
         """Put the batch copies back as they were before the current message (rolled back to its
         savepoint): the database forgot its writes, so the copies must too."""
-        for kind, key, saved in reversed(self._undo):
+        self.undo_to((0, set()))
+
+    def undo_mark(self) -> tuple[int, set[tuple[str, Any]]]:
+        """Where the undo log stands, for a savepoint nested in the message (a parked message
+        applied by it); changes after the mark are remembered again."""
+        mark = (len(self._undo), self._undo_seen)
+        self._undo_seen = set()
+        return mark
+
+    def undo_release(self, mark: tuple[int, set[tuple[str, Any]]]) -> None:
+        """The nested savepoint was released: its changes belong to the message."""
+        self._undo_seen |= mark[1]
+
+    def undo_to(self, mark: tuple[int, set[tuple[str, Any]]]) -> None:
+        """Put the batch copies back as they were at ``mark`` (its savepoint was rolled back)."""
+        for kind, key, saved in reversed(self._undo[mark[0] :]):
             if kind == "order":
                 self.cached_orders[key] = saved
             elif kind == "positions":
@@ -519,7 +535,8 @@ class Work:
                     table.pop(key, None)
                 else:
                     table[key] = saved
-        self.begin_message()
+        del self._undo[mark[0] :]
+        self._undo_seen = mark[1]
 
     # -- message and batch boundaries -------------------------------------------------------------
 
