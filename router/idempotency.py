@@ -4,8 +4,8 @@ The guarantee of exactly-once effects is the ledger's unique idempotency key, st
 transaction as the effect. This module only avoids the ledger round trip for the common duplicate
 (a webhook retried by the vendor) and keeps two workers from working on the same message at once:
 
-1. :meth:`claim` marks each key *in flight* with ``SET key inflight NX EX claim_ttl`` in one
-   pipeline. A key already in flight is busy (another worker has it: try later); a key already
+1. :meth:`claim` marks each key *in flight* with ``SET key inflight NX EX claim_ttl``, all the
+   batch's keys in one server-side script call. A key already in flight is busy (another worker has it: try later); a key already
    *done* is a duplicate.
 2. After the ledger commit, :meth:`complete` marks the keys *done* for ``done_ttl`` (longer than
    the vendors' retry windows: Stripe retries for three days).
@@ -43,6 +43,29 @@ class FastPath(Protocol):
     async def release(self, tenant: str, keys: Sequence[str]) -> None: ...
 
 
+#: SET NX EX for every key, and for a key already set, its state: one command per batch (not one
+#: per key), so the client's per-command cost does not grow with the batch.
+_CLAIM = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
+    out[i] = 0
+  elseif redis.call('GET', key) == 'done' then
+    out[i] = 2
+  else
+    out[i] = 1
+  end
+end
+return out
+"""
+
+_COMPLETE = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, 'done', 'EX', ARGV[1])
+end
+return #KEYS
+"""
+
 _RELEASE_IF_OURS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -51,8 +74,12 @@ return 0
 """
 
 
+_CHUNK = 500  # keys per script call
+_CLAIMS = (Claim.NEW, Claim.BUSY, Claim.DONE)
+
+
 class RedisFastPath:
-    """The fast path on Redis, one pipeline per batch."""
+    """The fast path on Redis, one script call per batch and step (claim, complete)."""
 
     def __init__(
         self,
@@ -67,44 +94,33 @@ class RedisFastPath:
         self._claim_ttl = claim_ttl
         self._done_ttl = done_ttl
         self._token = f"inflight:{uuid.uuid4().hex}"
+        self._claim_script = client.register_script(_CLAIM)
+        self._complete_script = client.register_script(_COMPLETE)
         self._release_script = client.register_script(_RELEASE_IF_OURS)
 
     def _key(self, tenant: str, key: str) -> str:
         return f"{self._prefix}:{tenant}:{key}"
 
     async def claim(self, tenant: str, keys: Sequence[str]) -> list[Claim]:
-        if not keys:
-            return []
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(self._key(tenant, key), self._token, nx=True, ex=self._claim_ttl)
-            claimed = await pipe.execute()
-        losers = [key for key, won in zip(keys, claimed, strict=True) if not won]
-        states: dict[str, bytes | None] = {}
-        if losers:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in losers:
-                    pipe.get(self._key(tenant, key))
-                states = dict(zip(losers, await pipe.execute(), strict=True))
-        result: list[Claim] = []
-        for key, won in zip(keys, claimed, strict=True):
-            if won:
-                result.append(Claim.NEW)
-            elif states.get(key) == b"done":
-                result.append(Claim.DONE)
-            elif states.get(key) is None:
-                result.append(Claim.NEW)  # expired between the two round trips: ours to try
-            else:
-                result.append(Claim.BUSY)
-        return result
+        """Claim each key (``SET NX EX`` in one script call per chunk of keys): ``NEW`` (ours to
+        apply), ``BUSY`` (in flight in another worker) or ``DONE`` (already applied)."""
+        states: list[int] = []
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            states.extend(
+                await self._claim_script(
+                    keys=[self._key(tenant, key) for key in chunk],
+                    args=[self._token, self._claim_ttl],
+                )
+            )
+        return [_CLAIMS[int(state)] for state in states]
 
     async def complete(self, tenant: str, keys: Sequence[str]) -> None:
-        if not keys:
-            return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(self._key(tenant, key), b"done", ex=self._done_ttl)
-            await pipe.execute()
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            await self._complete_script(
+                keys=[self._key(tenant, key) for key in chunk], args=[self._done_ttl]
+            )
 
     async def release(self, tenant: str, keys: Sequence[str]) -> None:
         if not keys:
