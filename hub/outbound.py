@@ -89,6 +89,7 @@ class LedgerOutbox:
                 key=event.key,
                 payload=event.payload,
                 created_at=datetime.fromisoformat(event.created_at),
+                traceparent=event.traceparent,
             )
             for event in self._ledger.unpublished(limit)
         ]

@@ -74,10 +74,11 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
         (tenant, order_key),
     )
     applied = 0
-    outer_message = work.message_id
+    outer_message, outer_trace = work.message_id, work.traceparent
     for parked_id, text in rows:
         envelope = Envelope.model_validate_json(text)
         work.message_id = str(envelope.message_id)
+        work.traceparent = envelope.traceparent
         mark = work.deferred_mark()
         undo = work.undo_mark()
         work.db.statements("SAVEPOINT parked")
@@ -107,5 +108,5 @@ def resume_parked(work: Work, tenant: str, order_key: str) -> int:
             (envelope.tenant, envelope.idempotency_key),
         )
         applied += 1
-    work.message_id = outer_message
+    work.message_id, work.traceparent = outer_message, outer_trace
     return applied

@@ -63,6 +63,7 @@ class OutboxEvent:
     key: str
     payload: dict[str, Any]
     created_at: str
+    traceparent: str | None = None
 
 
 class Ledger:
@@ -271,6 +272,7 @@ class Ledger:
         """A message's effects, once its key is stored; raises if the ledger refuses it."""
         work.message_id = message_id
         work.occurred_at = envelope.occurred_at
+        work.traceparent = envelope.traceparent
         handler = HANDLERS.get(envelope.event_type)
         if handler is None:
             if envelope.event_type not in RECORD_ONLY:
@@ -299,6 +301,7 @@ class Ledger:
         message_id = str(envelope.message_id)
         work.message_id = message_id
         work.occurred_at = envelope.occurred_at
+        work.traceparent = envelope.traceparent
         db = self.db
         if work.savepoint_open:  # release the previous message's savepoint in the same trip
             db.statements("RELEASE SAVEPOINT msg", "SAVEPOINT msg")
@@ -586,11 +589,13 @@ class Ledger:
     def unpublished(self, limit: int = 100) -> list[OutboxEvent]:
         """Outbox events not yet published, oldest first (for the relay)."""
         rows = self._read(
-            "SELECT id, tenant, event_type, event_key, payload, created_at FROM outbox "
+            "SELECT id, tenant, event_type, event_key, payload, created_at, traceparent FROM outbox "
             "WHERE published_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [OutboxEvent(int(r[0]), r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [
+            OutboxEvent(int(r[0]), r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows
+        ]
 
     def mark_published(self, ids: Sequence[int]) -> None:
         stamp = now_text()

@@ -78,6 +78,11 @@ class Work:
     message_id: str = ""
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     touched: set[tuple[str, str]] = field(default_factory=set)
+    #: the current message's W3C trace context; its outbox events carry it, so the push a change
+    #: causes joins the trace of the message that caused it
+    traceparent: str | None = None
+    #: per touched SKU, the trace of the last message that touched it (for its ATP event)
+    touched_trace: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _skus: dict[tuple[str, str], SkuInfo | None] = field(default_factory=dict)
     _locations: dict[str, list[LocationInfo]] = field(default_factory=dict)
     _channels: dict[str, list[str]] = field(default_factory=dict)
@@ -391,6 +396,7 @@ class Work:
                 ),
             )
         self.touched.add((tenant, sku))
+        self.touched_trace[(tenant, sku)] = self.traceparent
 
     def set_safety_stock(self, tenant: str, sku: str, location: str, quantity: int) -> None:
         self.sku(tenant, sku)
@@ -402,6 +408,7 @@ class Work:
             (quantity, now_text(), tenant, sku, location),
         )
         self.touched.add((tenant, sku))
+        self.touched_trace[(tenant, sku)] = self.traceparent
 
     # -- channel availability and the outbox -----------------------------------------------------
 
@@ -456,6 +463,7 @@ class Work:
                     "availability.changed",
                     f"{sku}@{channel}",
                     event.model_dump(mode="json"),
+                    traceparent=self.touched_trace.get((tenant, sku)),
                 )
         if changed:
             self.db.executemany(
@@ -465,11 +473,21 @@ class Work:
                 changed,
             )
 
-    def emit(self, tenant: str, event_type: str, key: str, payload: dict[str, Any]) -> None:
-        """Write a domain event to the outbox, in this transaction (with its message)."""
+    def emit(
+        self,
+        tenant: str,
+        event_type: str,
+        key: str,
+        payload: dict[str, Any],
+        *,
+        traceparent: str | None = None,
+    ) -> None:
+        """Write a domain event to the outbox, in this transaction (with its message), carrying
+        the trace of the message that caused it (``traceparent``, default: the current one)."""
+        trace = traceparent if traceparent is not None else self.traceparent
         self.defer(
             _OUTBOX_INSERT,
-            (tenant, event_type, key, json.dumps(payload, sort_keys=True), now_text()),
+            (tenant, event_type, key, json.dumps(payload, sort_keys=True), now_text(), trace),
         )
 
     def defer(self, sql: str, row: tuple[Any, ...]) -> None:
@@ -576,5 +594,6 @@ _JOURNAL_INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _OUTBOX_INSERT = (
-    "INSERT INTO outbox (tenant, event_type, event_key, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO outbox (tenant, event_type, event_key, payload, created_at, traceparent) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )

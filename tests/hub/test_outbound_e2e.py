@@ -247,3 +247,51 @@ async def test_a_refused_push_is_a_dead_letter_and_its_replay_sends_the_current_
         last = json.loads(levels.calls[-1].request.content)
         assert last["inventory_item_id"] == int(ITEMS["TSHIRT-RED-M"])
         assert last["available"] == 10 - 2  # the ledger's level now, not the refused one (10)
+
+
+async def test_one_trace_from_the_webhook_to_the_channel_push(
+    hub: tuple[HubRuntime, str], spans: Any
+) -> None:
+    """Pass criteria: the vendor's traceparent starts one trace that holds the ingress, the route
+    and its stages, the ledger apply, the outbound push (child of the message's route span, read
+    back from the outbox) and the connector's HTTP call (child of the push), with no personal
+    data in any of them."""
+    runtime, _ = hub
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    trace_id = caller.split("-")[1]
+    with respx.mock(assert_all_called=False) as vendor:
+        vendor.route(host="127.0.0.1").pass_through()
+        levels = vendor.post(SET_LEVEL).mock(side_effect=_level)
+        async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
+            await _wait(lambda: len(levels.calls) >= 2, "the opening levels")
+            body = json.dumps(paid_order(9301)).encode()
+            headers = _signed(body) | {"traceparent": caller}
+            answer = await client.post("/webhooks/acme/shopify_us", content=body, headers=headers)
+            assert answer.status_code == 200
+
+            def traced(name: str) -> list[Any]:
+                return [
+                    s
+                    for s in spans.get_finished_spans()
+                    if s.name.startswith(name) and f"{s.context.trace_id:032x}" == trace_id
+                ]
+
+            await _wait(lambda: len(traced("hub.outbound")) >= 2, "the traced pushes")
+    finished = [s for s in spans.get_finished_spans() if f"{s.context.trace_id:032x}" == trace_id]
+    by_name: dict[str, list[Any]] = {}
+    for span in finished:
+        by_name.setdefault(span.name.split(" ")[0], []).append(span)
+    [route] = by_name["hub.route"]
+    [ingress] = by_name["hub.ingress"]
+    assert route.parent.span_id == ingress.context.span_id
+    assert by_name["hub.ledger.apply"][0].parent.span_id == route.context.span_id
+    pushes = by_name["hub.outbound"]
+    assert len(pushes) == 2  # one per SKU the order changed, both in the order's trace
+    assert {p.parent.span_id for p in pushes} == {route.context.span_id}
+    assert {p.attributes["hub.destination"] for p in pushes} == {"shopify_us"}
+    calls = [s for s in finished if s.name == "shopify inventory_levels.set"]
+    assert {c.parent.span_id for c in calls} == {p.context.span_id for p in pushes}
+    assert all(c.attributes["http.response.status_code"] == 200 for c in calls)
+    text = repr([(s.name, dict(s.attributes or {})) for s in finished])
+    for personal in ("Jane Doe", "jane@example.com", "123 Main Street", "shpat_test", SECRET):
+        assert personal not in text
