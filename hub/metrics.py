@@ -10,12 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from prometheus_client import Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.operations import OperationsStore
 
-__all__ = ["HubCollector"]
+__all__ = ["STREAM_LAG", "STREAM_PENDING", "HubCollector"]
+
+#: Set by the ingress at scale every few seconds (``hub.scale.record_consumer_lag``).
+STREAM_LAG = Gauge(
+    "hub_stream_lag",
+    "Entries in a stream the workers have not read yet (NATS: pending for the durable consumer).",
+    ["stream"],
+)
+STREAM_PENDING = Gauge(
+    "hub_stream_pending",
+    "Entries the workers read but did not acknowledge yet (Redis Streams).",
+    ["stream"],
+)
 
 
 class HubCollector(Collector):

@@ -94,6 +94,10 @@ class NatsSink:
     async def backlog(self) -> int:
         return await pending_count(self._broker._connection, self._config)
 
+    @property
+    def stream_name(self) -> str:
+        return str(self._config.stream)
+
 
 class RedisSink:
     """The ingress's durable store at scale: XADD to the partition, with retries."""
@@ -107,13 +111,18 @@ class RedisSink:
         await self._publisher.publish(raws)
 
     async def backlog(self) -> int:
-        total = 0
+        return sum(lag + pending for lag, pending in (await self.lag_by_stream()).values())
+
+    async def lag_by_stream(self) -> dict[str, tuple[int, int]]:
+        """Per partition stream: entries the workers' group has not read yet (lag) and entries
+        read but not acknowledged (pending), from ``XINFO GROUPS``."""
+        found: dict[str, tuple[int, int]] = {}
         for stream in self._config.streams:
             with contextlib.suppress(Exception):
                 for group in await self._client.xinfo_groups(stream):
                     if group.get("name") in (self._config.group, self._config.group.encode()):
-                        total += int(group.get("lag") or 0) + int(group.get("pending") or 0)
-        return total
+                        found[stream] = (int(group.get("lag") or 0), int(group.get("pending") or 0))
+        return found
 
 
 async def serve_ingress(
@@ -165,13 +174,40 @@ async def serve_ingress(
         if on_started is not None:
             on_started()
 
+    async def measure_lag() -> None:
+        while True:
+            await record_consumer_lag(sink)
+            await asyncio.sleep(LAG_INTERVAL_SECONDS)
+
     watcher = asyncio.create_task(announce())
+    lag = asyncio.create_task(measure_lag())
     try:
         await server.serve()
     finally:
         watcher.cancel()
+        lag.cancel()
         for close in closers:
             await close()
+
+
+#: How often the ingress reads the workers' consumer lag for ``/metrics``.
+LAG_INTERVAL_SECONDS = 5.0
+
+
+async def record_consumer_lag(sink: Any) -> None:
+    """Set ``hub_stream_lag`` / ``hub_stream_pending`` from the broker (what the workers have
+    not read, and what they read but did not acknowledge), per stream."""
+    from hub.metrics import STREAM_LAG, STREAM_PENDING
+
+    try:
+        if isinstance(sink, RedisSink):
+            for stream, (lag, pending) in (await sink.lag_by_stream()).items():
+                STREAM_LAG.labels(stream).set(lag)
+                STREAM_PENDING.labels(stream).set(pending)
+        else:
+            STREAM_LAG.labels(sink.stream_name).set(await sink.backlog())
+    except Exception:  # noqa: BLE001 - a metric must never take the ingress down
+        return
 
 
 def worker_runtime(deployment: Deployment, **options: Any) -> tuple[HubRuntime, Any]:
