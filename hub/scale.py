@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,10 @@ class NatsSink:
         return str(self._config.stream)
 
 
+#: How long the ingress trusts its last reading of the backlog (seconds).
+BACKLOG_TTL = 0.5
+
+
 class RedisSink:
     """The ingress's durable store at scale: XADD to the partition, with retries."""
 
@@ -106,12 +111,20 @@ class RedisSink:
         self._client = client
         self._config = config
         self._publisher = RedisStreamsPublisher(client, config)
+        self._backlog, self._backlog_at = 0, float("-inf")
 
     async def put(self, raws: list[RawMessage]) -> None:
         await self._publisher.publish(raws)
 
     async def backlog(self) -> int:
-        return sum(lag + pending for lag, pending in (await self.lag_by_stream()).values())
+        """The workers' backlog for load shedding, read at most every ``BACKLOG_TTL`` seconds:
+        one ``XINFO GROUPS`` per partition on every request took most of the ingress's time."""
+        now = time.monotonic()
+        if now - self._backlog_at > BACKLOG_TTL:
+            self._backlog_at = now
+            found = await self.lag_by_stream()
+            self._backlog = sum(lag + pending for lag, pending in found.values())
+        return self._backlog
 
     async def lag_by_stream(self) -> dict[str, tuple[int, int]]:
         """Per partition stream: entries the workers' group has not read yet (lag) and entries
