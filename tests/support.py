@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -71,6 +74,19 @@ def receipt(sku: str, quantity: int, location: str = "wh_east", tenant: str = "a
         source_ids=(movement.movement_id,),
         occurred_at=movement.occurred_at,
     )
+
+
+def shopify_webhook_headers(
+    body: bytes, secret: str, topic: str = "orders/create", shop: str = "acme.myshopify.com"
+) -> dict[str, str]:
+    """The headers Shopify sends with a webhook: its topic and the body's HMAC-SHA256 (base64)."""
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {
+        "content-type": "application/json",
+        "x-shopify-topic": topic,
+        "x-shopify-hmac-sha256": digest,
+        "x-shopify-shop-domain": shop,
+    }
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,6 @@ token of another tenant out. A screenshot is kept in test-artifacts/dashboard.pn
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -25,7 +22,7 @@ from hub import dashboard
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, open_runtime
 from tests.conftest import server_missing
-from tests.support import ROOT, acme_tenant, paid_order, receipt, serving
+from tests.support import ROOT, acme_tenant, paid_order, receipt, serving, shopify_webhook_headers
 
 SECRET = "shopify-app-secret"
 ENV = {
@@ -39,13 +36,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return {
-        "content-type": "application/json",
-        "x-shopify-topic": "orders/create",
-        "x-shopify-hmac-sha256": digest,
-        "x-shopify-shop-domain": "acme.myshopify.com",
-    }
+    return shopify_webhook_headers(body, SECRET)
 
 
 def _token(name: str, env: str, tenant: str) -> dict[str, Any]:

@@ -11,9 +11,6 @@ letter, and replaying it after the fix sends the ledger's current level; instanc
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.config.model import Deployment
 from hub.runtime import HubRuntime, open_runtime
-from tests.support import acme_tenant, paid_order, receipt, serving
+from tests.support import acme_tenant, paid_order, receipt, serving, shopify_webhook_headers
 
 SECRET = "shopify-app-secret"
 ENV = {
@@ -68,13 +65,7 @@ def _deployment() -> Deployment:
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return {
-        "content-type": "application/json",
-        "x-shopify-topic": "orders/create",
-        "x-shopify-hmac-sha256": digest,
-        "x-shopify-shop-domain": "acme.myshopify.com",
-    }
+    return shopify_webhook_headers(body, SECRET)
 
 
 def _level(request: httpx.Request) -> httpx.Response:

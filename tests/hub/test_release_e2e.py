@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.config.model import Deployment
 from hub.runtime import open_runtime
-from tests.support import acme_tenant, paid_order, receipt, serving
+from tests.support import acme_tenant, paid_order, receipt, serving, shopify_webhook_headers
 
 SECRET = "shopify-app-secret"
 ENV = {
@@ -58,13 +56,7 @@ def _deployment_document() -> dict[str, Any]:
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return {
-        "content-type": "application/json",
-        "x-shopify-topic": "orders/create",
-        "x-shopify-hmac-sha256": digest,
-        "x-shopify-shop-domain": "acme.myshopify.com",
-    }
+    return shopify_webhook_headers(body, SECRET)
 
 
 def _created(request: httpx.Request) -> httpx.Response:

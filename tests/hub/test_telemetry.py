@@ -109,7 +109,7 @@ def test_otlp_grpc_reaches_a_real_grpc_collector() -> None:
     received: list[Any] = []
 
     class Collector(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - the gRPC method name
+        def Export(self, request: Any, context: Any) -> Any:  # the gRPC method name
             received.append(request)
             return trace_service_pb2.ExportTraceServiceResponse()
 
