@@ -26,12 +26,10 @@ from typing import Any
 import orjson
 from prometheus_client import Counter, Histogram
 
-from connectors.errors import RateLimited, RetriableError
 from hub.ledger.store import Ledger
 from hub.ledger.url import parse_ledger_url
 from hub.operations.store import DeadLetterRow
-from hub.runtime import HubRuntime
-from router.errors import RateLimitedError, TransientError
+from hub.runtime import HubRuntime, call_connector
 from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_relay
 
 __all__ = [
@@ -113,12 +111,7 @@ def _push_action(runtime: HubRuntime, connector: Any, channel: str) -> OutboundA
         sku = str(event.payload["sku"])
         available = int(event.payload["available"])
         ids = runtime.catalog.external_ids(event.tenant, channel, sku)
-        try:
-            await asyncio.to_thread(connector.push_availability, sku, available, external_ids=ids)
-        except RateLimited as exc:
-            raise RateLimitedError(str(exc), retry_after=exc.retry_after) from exc
-        except RetriableError as exc:
-            raise TransientError(str(exc)) from exc
+        await call_connector(connector.push_availability, sku, available, external_ids=ids)
 
     return push
 
@@ -135,12 +128,7 @@ def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> Outb
         )
         if request is None:  # nothing is left to ship there (cancelled since the release)
             return
-        try:
-            await asyncio.to_thread(connector.request_fulfillment, request)
-        except RateLimited as exc:
-            raise RateLimitedError(str(exc), retry_after=exc.retry_after) from exc
-        except RetriableError as exc:
-            raise TransientError(str(exc)) from exc
+        await call_connector(connector.request_fulfillment, request)
 
     return send
 

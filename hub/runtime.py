@@ -96,6 +96,26 @@ class DeploymentTranslator:
         return type(connector).translate(raw.event, load_payload(raw.body), context)
 
 
+async def call_connector(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Run a (synchronous) connector call in a thread, its transient failures translated.
+
+    The one place where connector errors meet the router's: ``RateLimited`` becomes
+    ``RateLimitedError`` (keeping Retry-After), any other ``RetriableError`` a ``TransientError``;
+    everything else is raised unchanged for the caller to judge.
+    """
+    import asyncio
+
+    from connectors.errors import RateLimited, RetriableError
+    from router.errors import RateLimitedError, TransientError
+
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except RateLimited as exc:
+        raise RateLimitedError(str(exc), retry_after=exc.retry_after) from exc
+    except RetriableError as exc:
+        raise TransientError(str(exc)) from exc
+
+
 @dataclass
 class DeploymentTaxQuoter:
     """The router's tax quoter: the tenant's tax-engine connector (kind ``tax``), if it has one.
@@ -114,9 +134,7 @@ class DeploymentTaxQuoter:
         return None
 
     async def quote(self, order: Any) -> Any:
-        import asyncio
-
-        from connectors.errors import ConnectorError, RetriableError
+        from connectors.errors import ConnectorError
         from router.errors import PermanentError, TransientError
 
         found = self.engine_for(order.tenant)
@@ -127,9 +145,7 @@ class DeploymentTaxQuoter:
             tenant=order.tenant, instance=name, received_at=datetime.now(UTC)
         )
         try:
-            envelope = await asyncio.to_thread(connector.quote, order, context)  # type: ignore[attr-defined]
-        except RetriableError as exc:
-            raise TransientError(str(exc)) from exc
+            envelope = await call_connector(connector.quote, order, context)  # type: ignore[attr-defined]
         except ConnectorError as exc:  # refused, or an answer that does not translate
             raise PermanentError(str(exc)) from exc
         return envelope.payload
