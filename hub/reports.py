@@ -11,8 +11,13 @@ Definitions (the dashboard and docs/operations.md repeat them):
   returned or refunded), by state, aged by the time since their last lifecycle event.
 * **Fill rate**: of the units ordered on orders that have shipped (fully or partly), the share
   shipped.
-* **Perfect-order rate**: of the orders that have shipped, the share shipped complete, never held
-  for review or as an exception, not cancelled and with nothing returned.
+* **Perfect-order rate**: of the orders that have shipped, the share that are perfect by the
+  per-order definition of :mod:`hub.fulfilment_report` (complete, on time, undamaged, accurate, right
+  documents) and were never on hold nor held for review or as an exception.
+* **Allocation accuracy**: of the lines of closed fulfilment requests (shipped or short-closed), the
+  share that shipped in full with no item exception on the same request and line.
+* **On-time release rate**: of the fulfilment requests with a ``commit_by`` (not cancelled), the
+  share released for a cut-off (``ship_by``) no later than that commitment.
 * **Clean-order rate**: of all orders, the share that went straight through: never held for review
   or as an exception.
 * **Return cycle time**: from an order's first ``return.requested`` to the first refund or inspection
@@ -27,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.fulfilment_report import CLOSED_REQUEST_STATES, ITEM_KINDS, order_facts
 from hub.ledger.dialect import PostgresDialect, SqliteDialect
 from hub.ledger.url import parse_ledger_url
 
@@ -84,6 +90,10 @@ class Overview:
     fill_rate: float | None = None
     perfect_order_rate: float | None = None
     clean_order_rate: float | None = None
+    allocation_accuracy: float | None = None
+    on_time_release_rate: float | None = None
+    fulfilment_exceptions_open: dict[str, int] = field(default_factory=dict)
+    recent_fulfilment_exceptions: list[dict[str, Any]] = field(default_factory=list)
     return_cycle_hours_median: float | None = None
     return_cycle_hours_max: float | None = None
     returns_open: int = 0
@@ -121,6 +131,12 @@ class Reports:
         with self._lock:
             return list(self._db.query(sql, params))
 
+    def _execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
+        """One statement on this connection (autocommit); its row count. Only the operator's
+        decisions on fulfilment exceptions write through here."""
+        with self._lock:
+            return int(self._db.execute(sql, params))
+
     def tenants(self) -> list[str]:
         rows = self._query(
             "SELECT tenant FROM orders UNION SELECT tenant FROM positions "
@@ -136,6 +152,7 @@ class Reports:
         self._orders(report, now)
         self._rates(report)
         self._clean_orders(report)
+        self._fulfilment(report)
         self._returns(report)
         self._queues(report, now)
         self._dead_letters(report)
@@ -207,13 +224,13 @@ class Reports:
         }
         ordered = sum(int(r[1] or 0) for r in rows)
         shipped = sum(int(r[2] or 0) for r in rows)
+        facts = order_facts(self._query, tenant, states=SHIPPED_STATES)
         perfect = sum(
             1
-            for key, quantity, sent, returned, cancelled, on_hold in rows
-            if int(sent or 0) >= int(quantity or 0)
-            and not int(returned or 0)
-            and not int(cancelled or 0)
-            and not int(on_hold or 0)
+            for key, *_ in rows
+            if str(key) in facts
+            and facts[str(key)].perfect
+            and not facts[str(key)].on_hold
             and str(key) not in held
         )
         report.fill_rate = round(shipped / ordered, 4) if ordered else None
@@ -230,6 +247,56 @@ class Reports:
             )[0][0]
         )
         report.clean_order_rate = round((report.orders_total - held) / report.orders_total, 4)
+
+    def _fulfilment(self, report: Overview) -> None:
+        tenant = report.tenant
+        [(lines, accurate)] = self._query(
+            "SELECT COUNT(*), SUM(CASE WHEN l.shipped >= l.quantity AND NOT EXISTS ("  # noqa: S608 - placeholders only
+            "SELECT 1 FROM fulfilment_exceptions e WHERE e.tenant = l.tenant "
+            "AND e.request_id = l.request_id AND e.line_id = l.line_id "
+            f"AND e.kind IN ({_marks(ITEM_KINDS)})) THEN 1 ELSE 0 END) "
+            "FROM fulfilment_request_lines l JOIN fulfilment_requests r "
+            "ON r.tenant = l.tenant AND r.request_id = l.request_id "
+            f"WHERE l.tenant = ? AND r.status IN ({_marks(CLOSED_REQUEST_STATES)})",
+            [*ITEM_KINDS, tenant, *CLOSED_REQUEST_STATES],
+        )
+        if int(lines or 0):
+            report.allocation_accuracy = round(int(accurate or 0) / int(lines), 4)
+        [(committed, released_in_time)] = self._query(
+            "SELECT COUNT(*), SUM(CASE WHEN ship_by <= commit_by THEN 1 ELSE 0 END) "
+            "FROM fulfilment_requests WHERE tenant = ? AND commit_by IS NOT NULL "
+            "AND status <> 'cancelled'",
+            (tenant,),
+        )
+        if int(committed or 0):
+            report.on_time_release_rate = round(int(released_in_time or 0) / int(committed), 4)
+        report.fulfilment_exceptions_open = {
+            str(kind): int(count)
+            for kind, count in self._query(
+                "SELECT kind, COUNT(*) FROM fulfilment_exceptions WHERE tenant = ? "
+                "AND status = 'open' GROUP BY kind ORDER BY kind",
+                (tenant,),
+            )
+        }
+        report.recent_fulfilment_exceptions = [
+            {
+                "id": int(row[0]),
+                "order_key": row[1],
+                "shipment_id": row[2],
+                "kind": row[3],
+                "sku": row[4],
+                "expected": None if row[5] is None else int(row[5]),
+                "actual": None if row[6] is None else int(row[6]),
+                "detail": row[7],
+                "opened_at": row[8],
+            }
+            for row in self._query(
+                "SELECT id, order_key, shipment_id, kind, sku, expected, actual, detail, "
+                "opened_at FROM fulfilment_exceptions WHERE tenant = ? AND status = 'open' "
+                "ORDER BY id DESC LIMIT 10",
+                (tenant,),
+            )
+        ]
 
     def _returns(self, report: Overview) -> None:
         started: dict[str, datetime] = {}
