@@ -27,6 +27,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
+from hub.fulfilment_report import (
+    ExceptionAlreadyResolvedError,
+    FulfilmentError,
+    UnknownExceptionError,
+)
 from hub.operations import OperationsStore
 from hub.operations.store import DeadLetterRow
 from router.audit import AuditRecord
@@ -84,6 +89,8 @@ class AdminApi:
     deployments: DeploymentControl | None = None
     #: the operational picture of a tenant (hub.reports.Reports.overview), optionally for a SKU
     overview: Callable[[str, str | None], Any] | None = None
+    #: fulfilment reads and exception decisions (hub.fulfilment_report.FulfilmentReports)
+    fulfilment: Any | None = None
 
     def authenticate(self, request: Request) -> AdminToken | None:
         header = request.headers.get("authorization", "")
@@ -413,7 +420,8 @@ async def overview(request: Request, api: AdminApi, token: AdminToken, tenant: s
     """
     summary: The tenant's operational picture (what the dashboard shows).
     description: Orders by lifecycle state with backlog aging, fill and perfect-order rates,
-      cancellations, review and exception queues with SLA breaches, exceptions by rule and hour,
+      allocation accuracy and on-time release rate, open fulfilment exceptions by kind and the most
+      recent ones, cancellations, review and exception queues with SLA breaches, exceptions by rule and hour,
       open dead letters, inventory by location, and one SKU's positions and per-channel
       available-to-promise (the `sku` query parameter; the first SKU when absent).
     responses:
@@ -423,6 +431,117 @@ async def overview(request: Request, api: AdminApi, token: AdminToken, tenant: s
         return _error(503, "this process has no ledger")
     report = await _in_thread(api.overview, tenant, request.query_params.get("sku"))
     return JSONResponse(report.as_json())
+
+
+async def order_fulfilment(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: One order's perfect-order status, with its fulfilment requests, shipments and exceptions.
+    description: The five components (complete, on_time, undamaged, accurate, documents; on_time is
+      null while nothing has shipped), `perfect` when all five are true, and `reasons`, one
+      sentence for each thing that keeps the order from being perfect. `held_for_review` tells
+      whether the overview's perfect-order rate leaves the order out for having been held.
+    responses:
+      200: {description: The order's fulfilment status.}
+      404: {description: Unknown order for this tenant.}
+    """
+    if api.fulfilment is None:
+        return _error(503, "this process has no ledger")
+    status = await _in_thread(
+        api.fulfilment.perfect_order, tenant, request.path_params["order_key"]
+    )
+    if status is None:
+        return _error(404, "not found")
+    return JSONResponse(status)
+
+
+async def list_fulfilment_exceptions(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Shipment reconciliation exceptions of a tenant, oldest first.
+    description: "`status` is open (the default), resolved or all; `kind` is one of short_ship,
+      wrong_item, extra_item, wrong_location, lot_mismatch (item exceptions) or missing_tracking,
+      bad_tracking, serial_missing, lot_missing, duplicate_serial (document exceptions)."
+    responses:
+      200: {description: A list of exceptions.}
+      400: {description: An unknown status.}
+    """
+    if api.fulfilment is None:
+        return _error(503, "this process has no ledger")
+    status = request.query_params.get("status", "open")
+    if status not in ("open", "resolved", "all"):
+        return _error(400, f"status must be open, resolved or all, not {status!r}")
+    rows = await _in_thread(
+        api.fulfilment.fulfilment_exceptions, tenant, status, request.query_params.get("kind")
+    )
+    return JSONResponse(rows)
+
+
+async def resolve_fulfilment_exception(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Resolve an open fulfilment exception with a note.
+    description: 'JSON body {"resolution": "what was done"}. The token''s name is recorded as
+      the actor, with the time and the note.'
+    responses:
+      200: {description: The exception as now stored.}
+      404: {description: No such exception for this tenant.}
+      409: {description: Already resolved.}
+      422: {description: No resolution note.}
+    """
+    if api.fulfilment is None:
+        return _error(503, "this process has no ledger")
+    resolution = ""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON")
+        if isinstance(body, dict) and isinstance(body.get("resolution"), str):
+            resolution = body["resolution"]
+    if not resolution.strip():
+        return _error(422, 'a resolution note is required: {"resolution": "what was done"}')
+    try:
+        row = await _in_thread(
+            api.fulfilment.resolve_exception,
+            tenant,
+            int(request.path_params["id"]),
+            resolution,
+            token.name,
+        )
+    except UnknownExceptionError:
+        return _error(404, "not found")
+    except ExceptionAlreadyResolvedError as exc:
+        return _error(409, str(exc))
+    except FulfilmentError as exc:
+        return _error(422, str(exc))
+    return JSONResponse(row)
+
+
+async def lot_trace(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
+    """
+    summary: The forward trace of a lot (optionally of one SKU, the `sku` query parameter).
+    description: Where the lot is now (on hand, committed and expiry per location), how it came in
+      (receipt, adjustment and count movements), and every shipment and order that received it,
+      with quantities, tracking numbers and serials.
+    responses:
+      200: {description: The trace.}
+      404: {description: The ledger knows nothing of this lot for this tenant.}
+    """
+    if api.fulfilment is None:
+        return _error(503, "this process has no ledger")
+    trace = await _in_thread(
+        api.fulfilment.lot_trace,
+        tenant,
+        request.path_params["lot"],
+        request.query_params.get("sku"),
+    )
+    if not trace["found"]:
+        return _error(404, "not found")
+    return JSONResponse(trace)
 
 
 def _base_routes(routes: list[Route]) -> list[BaseRoute]:
@@ -465,6 +584,22 @@ def admin_routes(api: AdminApi) -> list[Route]:
         Route(
             f"{tenant}/orders/{{order_key}}", _guarded(api, "viewer", order_view), methods=["GET"]
         ),
+        Route(
+            f"{tenant}/orders/{{order_key}}/fulfilment",
+            _guarded(api, "viewer", order_fulfilment),
+            methods=["GET"],
+        ),
+        Route(
+            f"{tenant}/fulfilment/exceptions",
+            _guarded(api, "viewer", list_fulfilment_exceptions),
+            methods=["GET"],
+        ),
+        Route(
+            f"{tenant}/fulfilment/exceptions/{{id:int}}/resolve",
+            _guarded(api, "operator", resolve_fulfilment_exception),
+            methods=["POST"],
+        ),
+        Route(f"{tenant}/lots/{{lot}}", _guarded(api, "viewer", lot_trace), methods=["GET"]),
         Route(f"{tenant}/positions", _guarded(api, "viewer", positions), methods=["GET"]),
         Route(f"{tenant}/overview", _guarded(api, "viewer", overview), methods=["GET"]),
         Route(f"{PREFIX}/queues", _guarded(api, "viewer", queues), methods=["GET"]),

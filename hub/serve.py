@@ -24,6 +24,7 @@ from starlette.routing import Route
 from hub.admin import AdminApi, AdminToken, DeploymentControl, admin_routes
 from hub.config.secrets import resolve_reference
 from hub.dashboard import dashboard_routes
+from hub.fulfilment_report import FulfilmentReports
 from hub.ingress import InboxSink, IngressLimits, create_ingress_app
 from hub.metrics import HubCollector
 from hub.outbound import replay_dead_letters, run_outbound
@@ -113,6 +114,7 @@ def admin_api(
         positions=lambda tenant, sku: runtime.ledger.positions(tenant, sku=sku),
         order=lambda order_key, tenant: runtime.ledger.order(order_key, tenant=tenant),
         overview=reports.overview if reports is not None else None,
+        fulfilment=FulfilmentReports(reports) if reports is not None else None,
     )
 
 

@@ -40,7 +40,7 @@ Expected by hand:
 Lot L1 (SKU-L; SKU-X also has a lot L1 at wh_a): received 10 at wh_a and 5 at wh_b, adjusted -1 at
 wh_a; shipped 2 to web:M (sM1, serials SN-1 SN-2), 4 to web:N (sN1); shipment sP1 of web:P names
 lots L2 and L1 on one line with no L1 movement (quantity unknown). Now 3 on hand at wh_a (1
-committed, expired 1 March) and 5 at wh_b (expires 30 June).
+committed, expired 1 March) and 5 at wh_b (expires 30 June 2099).
 
 Tenant ``globex`` has one open exception and one request of its own, which ``acme`` never sees.
 """
@@ -78,8 +78,8 @@ COMPONENTS: dict[str, tuple[bool, bool | None, bool, bool, bool]] = {
 }
 
 
-def t(hour: int, minute: int = 0, day: int = 2, month: int = 3) -> str:
-    return datetime(2026, month, day, hour, minute, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def t(hour: int, minute: int = 0, day: int = 2, month: int = 3, year: int = 2026) -> str:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Seeder:
@@ -439,7 +439,7 @@ def seed_day(db: Any) -> None:
     )
     # lots: L1 of SKU-L (and of SKU-X), L2 of SKU-L
     s.lot("SKU-L", "wh_a", "L1", 3, 1, t(0, day=1))
-    s.lot("SKU-L", "wh_b", "L1", 5, 0, t(0, day=30, month=6))
+    s.lot("SKU-L", "wh_b", "L1", 5, 0, t(0, day=30, month=6, year=2099))
     s.lot("SKU-L", "wh_a", "L2", 1, 0, None)
     s.lot("SKU-X", "wh_a", "L1", 7, 0, None)
     s.lot_move("SKU-L", "wh_a", "L1", 10, "receipt", t(8), reference="po-1")
