@@ -1,8 +1,9 @@
 """The operations dashboard in a real headless browser (Debian's chromium, driven by playwright).
 
 A known ledger state is built through the real ingress (three allocated orders, one order held as
-an exception for an unknown SKU, one schema-violating order dead-lettered); the dashboard must show
-exactly those figures, refresh itself when a fourth order arrives, refuse a bad token, and keep a
+an exception for an unknown SKU, one schema-violating order dead-lettered), plus two closed
+fulfilment requests written with SQL (allocation accuracy 2 of 3 lines, on-time release 1 of 2, one
+open short-ship exception); the dashboard must show exactly those figures, refresh itself when a fourth order arrives, refuse a bad token, and keep a
 token of another tenant out. A screenshot is kept in test-artifacts/dashboard.png.
 """
 
@@ -20,8 +21,10 @@ import pytest
 
 from hub import dashboard
 from hub.config.model import Deployment
+from hub.ledger.dialect import SqliteDialect
 from hub.runtime import HubRuntime, open_runtime
 from tests.conftest import server_missing
+from tests.ledger.fulfilment_day import Seeder, t
 from tests.support import ROOT, acme_tenant, paid_order, receipt, serving, shopify_webhook_headers
 
 SECRET = "shopify-app-secret"
@@ -95,6 +98,41 @@ async def _until(client: httpx.AsyncClient, done: Any, what: str) -> dict[str, A
     raise AssertionError(f"timed out waiting for {what}: {report}")
 
 
+def _fulfilment(runtime: HubRuntime) -> None:
+    """rA shipped both lines by its commitment; rB was released past its commitment and closed
+    short, with a short_ship exception: allocation accuracy 2/3, on-time release 1/2."""
+    db = SqliteDialect(runtime.ledger_url)
+    try:
+        seed = Seeder(db)
+        seed.request(
+            "rA",
+            "shopify_us:7001",
+            "shipped",
+            [("1", "TSHIRT-RED-M", 2, 2, None), ("2", "MUG-WHITE", 1, 1, None)],
+            ship_by=t(16),
+            commit_by=t(17),
+        )
+        seed.request(
+            "rB",
+            "shopify_us:7002",
+            "short_closed",
+            [("1", "TSHIRT-RED-M", 2, 1, None)],
+            ship_by=t(18),
+            commit_by=t(17),
+        )
+        seed.exception(
+            "shopify_us:7002",
+            "short_ship",
+            "request rB asked for 2 x TSHIRT-RED-M (line 1); 1 shipped and the node closed it",
+            request_id="rB",
+            shipment_id="sB1",
+            line_id="1",
+            sku="TSHIRT-RED-M",
+        )
+    finally:
+        db.close()
+
+
 async def _known_state(client: httpx.AsyncClient) -> dict[str, Any]:
     for order_id in (7001, 7002, 7003):
         await _post(client, paid_order(order_id))
@@ -123,6 +161,12 @@ async def test_overview_endpoint_reports_the_known_state(hub: tuple[HubRuntime, 
         assert report["fill_rate"] is None  # nothing shipped yet
         assert report["clean_order_rate"] == 1.0  # the held order never reached the ledger
         assert report["returns_open"] == 0
+        assert report["allocation_accuracy"] is None  # nothing released through the hub yet
+        _fulfilment(hub[0])
+        report = await _overview(client)
+        assert report["allocation_accuracy"] == round(2 / 3, 4)
+        assert report["on_time_release_rate"] == 0.5
+        assert report["fulfilment_exceptions_open"] == {"short_ship": 1}
         sku = await _overview(client, sku="TSHIRT-RED-M")
         assert sku["sku_availability"] == {"shopify_us": 20 - 3 * 2}
         assert {p["location"]: p["allocated"] for p in sku["sku_positions"]} == {"wh_east": 6}
@@ -147,10 +191,11 @@ async def test_dashboard_in_a_headless_browser(
     hub: tuple[HubRuntime, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dashboard, "REFRESH_SECONDS", 1)
-    _, url = hub
+    runtime, url = hub
     manager = await _browser()
     async with httpx.AsyncClient(base_url=url) as client, manager as playwright:
         await _known_state(client)
+        _fulfilment(runtime)
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
@@ -167,6 +212,13 @@ async def test_dashboard_in_a_headless_browser(
             assert await page.inner_text("[data-kpi=orders_total]") == "3"
             assert await page.inner_text("[data-kpi=exception]") == "1"
             assert await page.inner_text("[data-kpi=dead_letters]") == "1"
+            assert await page.inner_text("[data-kpi=allocation_accuracy]") == "66.7%"
+            assert await page.inner_text("[data-kpi=on_time_release_rate]") == "50.0%"
+            exceptions = await page.inner_text("[aria-label='open fulfilment exceptions']")
+            assert "exceptions (1)" in exceptions.lower()
+            row = await page.inner_text("[data-fulfilment-exception]")
+            assert "short_ship" in row
+            assert "shopify_us:7002" in row
             assert "master_data" in await page.inner_text("[aria-label='exceptions by rule']")
             assert "allocated" in await page.inner_text("[data-state=allocated]")
 
