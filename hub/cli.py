@@ -21,6 +21,7 @@ from hub import __version__
 from hub.connectors_cli import connectors_app, translate
 from hub.demo import demo
 from hub.deploy_cli import deploy
+from hub.fulfilment_cli import fulfilment_app, lots_app
 from hub.ingest_cli import ingest
 from hub.ledger.cli import catalog_app, ledger_app, orders_app
 from hub.ops_cli import audit_app, dlq_app, review_app, trace
@@ -244,6 +245,8 @@ app.command("ingest")(ingest)
 app.command("deploy")(deploy)
 app.command("demo")(demo)
 app.add_typer(release_app, name="release")
+app.add_typer(fulfilment_app, name="fulfilment")
+app.add_typer(lots_app, name="lots")
 
 
 def main() -> None:
