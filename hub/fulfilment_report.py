@@ -673,25 +673,30 @@ class FulfilmentReports:
                 lines[str(row[0])].append(row)
         for shipment_id, rows in lines.items():
             for row in rows:
-                entry = entries.get((shipment_id, str(row[1])))
-                if entry is None:
-                    lots = _json_list(row[3])
-                    entry = entries[(shipment_id, str(row[1]))] = {
+                # a line of several lots does not say how many units came from this one
+                units = int(row[2]) if _json_list(row[3]) == [lot] else None
+                found = entries.get((shipment_id, str(row[1])))
+                if found is None:
+                    found = entries[(shipment_id, str(row[1]))] = {
                         "order_key": row[5],
                         "shipment_id": shipment_id,
                         "sku": row[1],
                         "location": row[6],
-                        # a line of several lots does not say how many units came from this one
-                        "quantity": int(row[2]) if lots == [lot] else None,
+                        "quantity": 0,
                         "shipped_at": row[7],
                         "tracking": [],
                         "serials": [],
                         "recorded_in": "shipment_lines",
                     }
-                entry["shipped_at"] = row[7]
-                entry["location"] = row[6]
-                entry["tracking"] = _json_list(row[8])
-                entry["serials"].extend(_json_list(row[4]))
+                if found["recorded_in"] == "shipment_lines":  # no movement: count the lines
+                    found["quantity"] = (
+                        None if units is None or found["quantity"] is None
+                        else found["quantity"] + units
+                    )  # fmt: skip
+                found["shipped_at"] = row[7]
+                found["location"] = row[6]
+                found["tracking"] = _json_list(row[8])
+                found["serials"].extend(_json_list(row[4]))
         # a movement whose shipment line does not name the lot: the shipment's tracking still
         missing = sorted({sid for sid, _ in entries if sid not in lines})
         for start in range(0, len(missing), 500):

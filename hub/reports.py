@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,11 +128,11 @@ class Reports:
     def close(self) -> None:
         self._db.close()
 
-    def _query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return list(self._db.query(sql, params))
 
-    def _execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement on this connection (autocommit); its row count. Only the operator's
         decisions on fulfilment exceptions write through here."""
         with self._lock:
