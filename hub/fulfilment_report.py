@@ -230,8 +230,14 @@ class OrderFacts:
             reasons.append(
                 f"{found['kind']} exception {found['id']} ({found['status']}): {found['detail']}"
             )
+        flagged = {  # an open missing-tracking exception already says it
+            found["shipment_id"]
+            for found in self.document_exceptions
+            if found["kind"] == "missing_tracking" and found["status"] == "open"
+        }
         for shipment_id in self.untracked_shipments:
-            reasons.append(f"Shipment {shipment_id} has no tracking number.")
+            if shipment_id not in flagged:
+                reasons.append(f"Shipment {shipment_id} has no tracking number.")
         return reasons
 
 
@@ -297,12 +303,19 @@ def order_facts(
         facts[str(key)].commit_by = None if commit_by is None else str(commit_by)
         facts[str(key)].ship_by = None if ship_by is None else str(ship_by)
     kinds = (*ITEM_KINDS, *DOCUMENT_KINDS)
-    for key, exception_id, kind, status, detail in query(
-        "SELECT e.order_key, e.id, e.kind, e.status, e.detail FROM fulfilment_exceptions e "  # noqa: S608 - placeholders only
+    for key, exception_id, kind, status, detail, shipment_id in query(
+        "SELECT e.order_key, e.id, e.kind, e.status, e.detail, e.shipment_id "  # noqa: S608 - placeholders only
+        "FROM fulfilment_exceptions e "
         f"{scoped('e')} AND e.kind IN ({_marks(kinds)}) ORDER BY e.id",
         [*params, *kinds],
     ):
-        found = {"id": int(exception_id), "kind": kind, "status": status, "detail": detail}
+        found = {
+            "id": int(exception_id),
+            "kind": kind,
+            "status": status,
+            "detail": detail,
+            "shipment_id": shipment_id,
+        }
         target = facts[str(key)]
         (target.item_exceptions if kind in ITEM_KINDS else target.document_exceptions).append(found)
     for key, rma_id, line_id, reason, quantity in query(

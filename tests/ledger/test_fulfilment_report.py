@@ -223,3 +223,22 @@ def test_listing_and_resolving_exceptions(reports: Reports) -> None:
     status = fulfilment.perfect_order(day.TENANT, "web:B")
     assert status is not None
     assert status["components"]["accurate"] is False
+
+
+def test_an_open_missing_tracking_exception_is_one_reason_not_two(
+    reports: Reports, ledger: Ledger
+) -> None:
+    fulfilment = FulfilmentReports(reports)
+    ledger.db.execute(
+        "UPDATE fulfilment_exceptions SET status = 'open', resolved_at = NULL "
+        "WHERE tenant = ? AND kind = 'missing_tracking'",
+        (day.TENANT,),
+    )
+    d = fulfilment.perfect_order(day.TENANT, "web:D")
+    assert d is not None
+    assert d["components"]["documents"] is False
+    assert "Shipment sD1 has no tracking number." not in d["reasons"]
+    assert [r for r in d["reasons"] if "tracking" in r] == [
+        f"missing_tracking exception {d['exceptions'][0]['id']} (open): shipment sD1 (ups) has "
+        "no tracking number"
+    ]
