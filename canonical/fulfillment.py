@@ -60,7 +60,14 @@ class FulfillmentRequest(CanonicalModel):
     service_level: _Name | None = None
     carrier: _Name | None = None
     requested_at: Timestamp
-    ship_by: Timestamp | None = None
+    ship_by: Timestamp | None = Field(
+        default=None, description="The carrier cut-off this release is meant to make."
+    )
+    commit_by: Timestamp | None = Field(
+        default=None,
+        description="The latest moment the order may leave the node and keep its service "
+        "commitment; a request whose ship_by is later was released late.",
+    )
 
 
 class ShipmentLine(CanonicalModel):
@@ -111,6 +118,11 @@ class Shipment(CanonicalModel):
     packages: Annotated[list[Package], Field(max_length=500)] = []
     lines: Annotated[list[ShipmentLine], Field(min_length=1, max_length=500)]
     shipped_at: Timestamp
+    closes_request: bool = Field(
+        default=False,
+        description="The node says nothing more will ship against the request: whatever it "
+        "leaves unshipped is a short ship, not a split shipment still to come.",
+    )
 
     @property
     def tracking_numbers(self) -> list[str]:

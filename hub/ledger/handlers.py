@@ -13,12 +13,14 @@ from canonical import (
     CycleCount,
     Envelope,
     MovementKind,
+    Order,
     PaymentEvent,
     Receipt,
     ReturnRequest,
     StockMovement,
     TaxCommit,
 )
+from canonical.inventory import CountLine, movement_deltas
 from canonical.order import PaymentStatus
 from canonical.payment import PaymentEventKind
 from hub.ledger.errors import (
@@ -28,16 +30,16 @@ from hub.ledger.errors import (
     UnknownOrderError,
     UnsupportedEventError,
 )
+from hub.ledger.lots import count_lot, record_lot_change
 from hub.ledger.orders import (
-    apply_fulfillment_request,
     apply_order,
-    apply_shipment,
     history,
     load_lines,
     note_returned,
     reconcile,
     require_order,
 )
+from hub.ledger.shipments import apply_fulfillment_request, apply_shipment, close_requests
 from hub.ledger.work import Work, ts
 from hub.replenishment.records import (
     record_purchase_order,
@@ -73,6 +75,19 @@ def apply_movement(work: Work, envelope: Envelope) -> str:
         reference=movement.reference,
         movement_id=movement.movement_id,
     )
+    if movement.lot is not None:
+        for (location, bucket), delta in movement_deltas(movement).items():
+            if bucket == "on_hand" and delta:
+                record_lot_change(
+                    work,
+                    movement.tenant,
+                    movement.sku,
+                    location,
+                    movement.lot,
+                    delta,
+                    movement.kind.value,
+                    reference=movement.reference or movement.movement_id,
+                )
     return "applied"
 
 
@@ -91,6 +106,17 @@ def apply_receipt(work: Work, envelope: Envelope) -> str:
                 movement_id=f"{receipt.receipt_id}/{index}",
                 reason=f"receipt {receipt.receipt_id}",
             )
+            if line.lot is not None:
+                record_lot_change(
+                    work,
+                    receipt.tenant,
+                    line.sku,
+                    receipt.location,
+                    line.lot,
+                    line.quantity,
+                    "receipt",
+                    reference=receipt.po_number or receipt.receipt_id,
+                )
     return "applied"
 
 
@@ -102,8 +128,11 @@ def apply_count(work: Work, envelope: Envelope) -> str:
     tenant = count.tenant
     work.location(tenant, count.location)
     counted: dict[str, int] = {}
+    by_lot: dict[str, list[CountLine]] = {}
     for line in count.lines:
         counted[line.sku] = counted.get(line.sku, 0) + line.quantity
+        if line.lot is not None:
+            by_lot.setdefault(line.sku, []).append(line)
     as_of = ts(count.as_of)
     applied = False
     for sku in sorted(counted):
@@ -136,6 +165,9 @@ def apply_count(work: Work, envelope: Envelope) -> str:
                 reference=count.count_id,
                 check_oversell=False,
             )
+        for line in by_lot.get(sku, []):
+            assert line.lot is not None
+            count_lot(work, tenant, sku, count.location, line.lot, line.quantity, count.count_id)
         work.db.execute(
             "INSERT INTO cycle_counts (tenant, sku, location, as_of, count_id) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, sku, location) "
@@ -346,15 +378,27 @@ def apply_return(work: Work, envelope: Envelope) -> str:
     return "applied"
 
 
+def apply_order_snapshot(work: Work, envelope: Envelope) -> str:
+    """An order snapshot; a cancellation also cancels the order's open fulfilment requests (and
+    frees the lots they had committed)."""
+    outcome = apply_order(work, envelope)
+    order = envelope.payload
+    assert isinstance(order, Order)
+    cancelled = envelope.event_type == "order.cancelled" or order.cancelled_at is not None
+    if outcome == "applied" and cancelled:
+        close_requests(work, order.tenant, order.key, "order cancelled: open requests cancelled")
+    return outcome
+
+
 def record_only(work: Work, envelope: Envelope) -> str:
     """Known to the canonical model, not acted on by the ledger: keep the key, change nothing."""
     return "applied"
 
 
 HANDLERS: dict[str, Handler] = {
-    "order.created": apply_order,
-    "order.updated": apply_order,
-    "order.cancelled": apply_order,
+    "order.created": apply_order_snapshot,
+    "order.updated": apply_order_snapshot,
+    "order.cancelled": apply_order_snapshot,
     "stock.moved": apply_movement,
     "stock.counted": apply_count,
     "receipt.recorded": with_receipt_record(apply_receipt),

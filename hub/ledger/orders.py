@@ -16,21 +16,17 @@ from typing import Any
 
 from canonical import (
     Envelope,
-    FulfillmentRequest,
     MovementKind,
     Order,
-    Shipment,
-    ShipmentLine,
 )
 from canonical.order import FulfillmentType, PaymentStatus
-from hub.ledger.errors import InvalidMessageError, OrderNotYetKnownError, UnknownSkuError
+from hub.ledger.errors import OrderNotYetKnownError, UnknownSkuError
+from hub.ledger.lots import expired_on_hand
 from hub.ledger.sourcing import choose_location, rank_locations
 from hub.ledger.work import Work, now_text, ts
 
 __all__ = [
-    "apply_fulfillment_request",
     "apply_order",
-    "apply_shipment",
     "history",
     "note_returned",
     "prefetch",
@@ -517,10 +513,17 @@ def _source(
         work.sku(tenant, line.sku).backorder_allowed
         and channel not in work.policy.reservation.refuse_backorder_channels
     )
-    channel_available = work.policy.channels.available(channel, work.pool(positions))
+    expired = (
+        expired_on_hand(work, tenant, line.sku)
+        if work.sku(tenant, line.sku).tracking == "lot"
+        else {}
+    )
+    channel_available = work.policy.channels.available(
+        channel, work.pool(positions) - sum(expired.values())
+    )
     decision = choose_location(
         ranked,
-        {loc: p.available for loc, p in positions.items()},
+        {loc: p.available - expired.get(loc, 0) for loc, p in positions.items()},
         quantity,
         channel_available=channel_available,
         backorder=backorder,
@@ -609,125 +612,6 @@ def _update_state(
         )
         history(work, tenant, key, event, state, f"{order['state']} -> {state}")
         order["state"] = state
-
-
-def apply_shipment(work: Work, envelope: Envelope) -> str:
-    """Consume reservations: each shipped quantity leaves on-hand and allocated together."""
-    shipment = envelope.payload
-    assert isinstance(shipment, Shipment)
-    tenant, key = shipment.tenant, shipment.order.key
-    order = require_order(work, tenant, key)
-    work.location(tenant, shipment.location)
-    lines = {line.line_id: line for line in load_lines(work, tenant, key)}
-    for shipped in shipment.lines:
-        line = _line_for(lines, shipped.line_id, shipped.sku, key)
-        assert line.sku is not None
-        _check_tracking(work, tenant, line.sku, shipped, shipment.shipment_id)
-        if line.shipped + shipped.quantity > line.quantity:
-            raise InvalidMessageError(
-                f"shipment {shipment.shipment_id} ships {shipped.quantity} of line {line.line_id} "
-                f"of order {key}, which has {line.quantity - line.shipped} left to ship"
-            )
-        reference = f"{key}/{line.line_id}"
-        if line.reserved > 0 and line.location != shipment.location:
-            assert line.location is not None
-            work.move(
-                tenant,
-                MovementKind.RESERVATION_RELEASE,
-                line.sku,
-                line.location,
-                line.reserved,
-                reference=reference,
-                reason=f"shipped from {shipment.location}",
-            )
-            line.reserved = 0
-        if line.reserved < shipped.quantity:
-            work.move(
-                tenant,
-                MovementKind.RESERVATION,
-                line.sku,
-                shipment.location,
-                shipped.quantity - line.reserved,
-                reference=reference,
-                reason="shipped beyond its reservation",
-                check_oversell=False,
-            )
-            line.reserved = shipped.quantity
-        work.move(
-            tenant,
-            MovementKind.SHIPMENT,
-            line.sku,
-            shipment.location,
-            shipped.quantity,
-            reference=reference,
-            reason=f"shipment {shipment.shipment_id}",
-        )
-        line.reserved -= shipped.quantity
-        line.shipped += shipped.quantity
-        line.location = shipment.location
-        save_line(work, tenant, key, line)
-    work.db.execute(
-        "UPDATE orders SET shipped_at = COALESCE(shipped_at, ?) WHERE tenant = ? AND order_key = ?",
-        (ts(shipment.shipped_at), tenant, key),
-    )
-    history(
-        work,
-        tenant,
-        key,
-        envelope.event_type,
-        order["state"],
-        f"shipment {shipment.shipment_id} from {shipment.location}",
-    )
-    reconcile(work, tenant, key, envelope.event_type)
-    return "applied"
-
-
-def _check_tracking(
-    work: Work, tenant: str, sku: str, shipped: ShipmentLine, shipment_id: str
-) -> None:
-    """A lot-controlled SKU ships with its lots, a serial-controlled one with a serial per unit."""
-    tracking = work.sku(tenant, sku).tracking
-    if tracking == "serial" and len(shipped.serials) != shipped.quantity:
-        raise InvalidMessageError(
-            f"shipment {shipment_id}: {sku} is serial-controlled, so each of the "
-            f"{shipped.quantity} units needs a serial number ({len(shipped.serials)} given)"
-        )
-    if tracking == "lot" and not shipped.lots:
-        raise InvalidMessageError(
-            f"shipment {shipment_id}: {sku} is lot-controlled; the shipment line names no lot"
-        )
-
-
-def _line_for(lines: dict[str, Line], line_id: str | None, sku: str, key: str) -> Line:
-    if line_id is not None:
-        if line_id not in lines:
-            raise InvalidMessageError(f"order {key} has no line {line_id!r}")
-        return lines[line_id]
-    for line in lines.values():
-        if line.sku == sku and line.shipped < line.quantity:
-            return line
-    raise InvalidMessageError(f"order {key} has no open line of SKU {sku!r}")
-
-
-def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
-    """A fulfilment request releases the order to its location (commit at release)."""
-    request = envelope.payload
-    assert isinstance(request, FulfillmentRequest)
-    tenant, key = request.tenant, request.order.key
-    order = require_order(work, tenant, key)
-    work.location(tenant, request.location)
-    work.db.execute(
-        "UPDATE orders SET released = 1 WHERE tenant = ? AND order_key = ?", (tenant, key)
-    )
-    order["released"] = 1
-    work.emit(
-        tenant,
-        "order.released",
-        key,
-        {"order": key, "location": request.location, "request_id": request.request_id},
-    )
-    reconcile(work, tenant, key, envelope.event_type)
-    return "applied"
 
 
 def order_snapshot(text: str) -> dict[str, Any]:

@@ -439,6 +439,16 @@ class Work:
             (tenant, *skus),
         ):
             pools[sku] += int(available)
+        lot_skus = [
+            sku
+            for sku in skus
+            if (info := self._skus.get((tenant, sku))) and info.tracking == "lot"
+        ]
+        if lot_skus:  # units in expired lots may not be promised (hub.ledger.lots)
+            from hub.ledger.lots import expired_pools  # lots imports this module
+
+            for sku, units in expired_pools(self, tenant, lot_skus).items():
+                pools[sku] -= units
         current = {
             (sku, channel): int(available)
             for sku, channel, available in self.db.query(

@@ -108,6 +108,40 @@ class Oracle:
             if check and frees and sku not in self.backorder and p["on_hand"] < p["allocated"]:
                 raise RejectedError("oversell")
 
+    def _ship_line(self, state: State, location: str, line: OLine, qty: int) -> None:
+        if line.reserved > 0 and line.location != location:
+            assert line.location is not None
+            self.move(
+                state, MovementKind.RESERVATION_RELEASE, line.sku, line.location, line.reserved
+            )
+            line.reserved = 0
+        if line.reserved < qty:
+            self.move(
+                state,
+                MovementKind.RESERVATION,
+                line.sku,
+                location,
+                qty - line.reserved,
+                check=False,
+            )
+            line.reserved = qty
+        self.move(state, MovementKind.SHIPMENT, line.sku, location, qty)
+        line.reserved -= qty
+        line.shipped += qty
+        line.location = location
+
+    def _ship_unordered(self, state: State, location: str, sku: str, qty: int) -> None:
+        """Units beyond the order line left all the same: found stock first if the ledger had
+        too few free, then reserved and shipped (hub.ledger.shipments)."""
+        p = self.pos(state, sku, location)
+        free = p["on_hand"] - p["allocated"]
+        if free < qty:
+            self.move(
+                state, MovementKind.ADJUSTMENT, sku, location, qty - max(0, free), check=False
+            )
+        self.move(state, MovementKind.RESERVATION, sku, location, qty, check=False)
+        self.move(state, MovementKind.SHIPMENT, sku, location, qty)
+
     def pool(self, state: State, sku: str) -> int:
         return sum(
             p["on_hand"] - p["allocated"] for (s, _), p in state.positions.items() if s == sku
@@ -220,32 +254,11 @@ class Oracle:
             for s in p.lines:
                 assert s.line_id is not None
                 line = order.lines[s.line_id]
-                if line.shipped + s.quantity > line.quantity:
-                    raise RejectedError("overship")
-                if line.reserved > 0 and line.location != p.location:
-                    assert line.location is not None
-                    self.move(
-                        state,
-                        MovementKind.RESERVATION_RELEASE,
-                        line.sku,
-                        line.location,
-                        line.reserved,
-                    )
-                    line.reserved = 0
-                if line.reserved < s.quantity:
-                    self.move(
-                        state,
-                        MovementKind.RESERVATION,
-                        line.sku,
-                        p.location,
-                        s.quantity - line.reserved,
-                        check=False,
-                    )
-                    line.reserved = s.quantity
-                self.move(state, MovementKind.SHIPMENT, line.sku, p.location, s.quantity)
-                line.reserved -= s.quantity
-                line.shipped += s.quantity
-                line.location = p.location
+                take = min(s.quantity, line.quantity - line.shipped)
+                if take > 0:
+                    self._ship_line(state, p.location, line, take)
+                if s.quantity > take:  # shipped all the same: an extra_item exception
+                    self._ship_unordered(state, p.location, s.sku, s.quantity - take)
             self.reconcile(state, p.order.key)
             return "applied"
         if isinstance(p, ReturnRequest):

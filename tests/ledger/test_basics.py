@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from canonical import ChannelAvailability, Disposition, MovementKind, PaymentEventKind
+from hub.fulfilment_report import FulfilmentReports
 from hub.ledger import Ledger
+from hub.reports import Reports
 from tests.ledger.factory import (
     TENANT,
     at,
@@ -233,14 +235,25 @@ def test_external_id_mapping_and_unknown_line(ledger: Ledger) -> None:
     assert ledger.order("web:1")["lines"][0]["sku"] == "SKU-A"  # type: ignore[index]
 
 
-def test_serial_controlled_sku_ships_with_serials(ledger: Ledger) -> None:
+def test_serial_controlled_sku_without_serials_ships_and_opens_an_exception(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    """The units physically left, so the ledger books them; the missing serials are a
+    reconciliation exception, not a refused message (refusing would keep them on the shelf)."""
     setup_master_data(ledger)
     ledger.upsert_sku(TENANT, "SKU-A", tracking="serial")
     ledger.apply([receipt("r1", "SKU-A", "wh_a", 5), order("1", [("l1", "SKU-A", 2)])])
-    [refused] = ledger.apply([shipment("s1", "1", "wh_a", [("l1", "SKU-A", 2)])])
-    assert refused.code == "invalid_message"
-    assert "serial" in refused.reason
-    assert _position(ledger, "SKU-A", "wh_a")["on_hand"] == 5
+    [applied] = ledger.apply([shipment("s1", "1", "wh_a", [("l1", "SKU-A", 2)])])
+    assert applied.outcome == "applied"
+    assert _position(ledger, "SKU-A", "wh_a")["on_hand"] == 3
+    reports = Reports(ledger_url)
+    try:
+        found = FulfilmentReports(reports).fulfilment_exceptions(TENANT)
+    finally:
+        reports.close()
+    assert [(e["kind"], e["expected"], e["actual"]) for e in found if e["sku"] == "SKU-A"] == [
+        ("serial_missing", 2, 0)
+    ]
 
 
 def test_unsupported_and_record_only_events(ledger: Ledger) -> None:

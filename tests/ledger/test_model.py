@@ -46,6 +46,14 @@ TABLES = [
     "return_lines",
     "cycle_counts",
     "outbox",
+    "fulfilment_requests",
+    "fulfilment_request_lines",
+    "shipments",
+    "shipment_lines",
+    "shipped_serials",
+    "fulfilment_exceptions",
+    "lot_stock",
+    "lot_movements",
 ]
 
 
