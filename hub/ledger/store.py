@@ -226,7 +226,6 @@ class Ledger:
             prefetch(work, [envelopes[index] for key, index in first.items() if key in inserted])
         results: list[ApplyResult] = []
         db = self.db
-        savepoint = False
         refused: set[tuple[str, str]] = set()  # keys whose message was refused in this batch
         for index, envelope in enumerate(envelopes):
             key = (envelope.tenant, envelope.idempotency_key)
@@ -237,23 +236,23 @@ class Ledger:
                     ApplyResult(message_id, "duplicate", "this idempotency key was already applied")
                 )
                 continue
-            # A savepoint per message costs no round trip in pipeline mode (the statements are
-            # queued); it lets a message the ledger refuses be undone alone.
-            if savepoint:
-                db.statements("RELEASE SAVEPOINT msg", "SAVEPOINT msg")
-            else:
-                db.statements("SAVEPOINT msg")
-                savepoint = True
+            # A savepoint per message lets a message the ledger refuses be undone alone. It is
+            # taken just before the message's first statement (none for a message whose writes
+            # are all deferred to the batch's end) and never released (a newer one of the same
+            # name hides it; see ``arm_savepoint``); in pipeline mode it costs no round trip.
+            db.arm_savepoint("msg")
             work.begin_message()
             try:
                 if again:
                     db.execute(_PROCESSED_INSERT, _processed_row(envelope, message_id, now_text()))
                 results.append(self._effect(work, envelope, message_id))
                 refused.discard(key)
+                db.disarm_savepoint()
             except MessageRejectedError as error:
                 # Raised by the ledger's logic for this message (a database error never becomes
                 # a refusal in this pass), so it is this message's alone.
-                db.statements("ROLLBACK TO SAVEPOINT msg")
+                if db.disarm_savepoint():  # else the message sent nothing: nothing to undo
+                    db.statements("ROLLBACK TO SAVEPOINT msg")
                 work.undo_message()
                 work.message_rolled_back()
                 if not again:  # the batch's insert of the key is older than the savepoint
@@ -264,8 +263,6 @@ class Ledger:
                 refused.add(key)
                 error.for_message(message_id)
                 results.append(ApplyResult(message_id, "rejected", error.reason, error.code, error))
-        if savepoint:
-            db.statements("RELEASE SAVEPOINT msg")
         return results
 
     def _effect(self, work: Work, envelope: Envelope, message_id: str) -> ApplyResult:

@@ -61,6 +61,17 @@ class Position:
     def available(self) -> int:
         return self.on_hand - self.allocated - self.safety_stock
 
+    def copy(self) -> Position:
+        """A copy (``dataclasses.replace`` costs several times more, per row and message)."""
+        return Position(
+            self.on_hand,
+            self.allocated,
+            self.in_transit,
+            self.returns_pending,
+            self.damaged,
+            self.safety_stock,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SkuInfo:
@@ -111,6 +122,13 @@ class Work:
     _undo_seen: set[tuple[str, Any]] = field(default_factory=set)
     #: orders first stored by the current message; messages parked for them are applied next
     new_orders: list[tuple[str, str]] = field(default_factory=list)
+    #: Optimistic pass: each cached position row the batch changed, as it was in the database
+    #: when this transaction locked (or created) it, and when it last changed. Its net change
+    #: (the batch copy minus this) is written once per row before the batch ends
+    #: (:meth:`flush_positions`), not once per movement; a message rolled back to its savepoint
+    #: put the copy back (undo log), so its changes are not in the difference.
+    _position_base: dict[tuple[str, str, str], Position] = field(default_factory=dict)
+    _position_stamp: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # -- master data (cached for the batch) ----------------------------------------------------
 
@@ -217,7 +235,7 @@ class Work:
         """Every position row of ``sku``, locked (PostgreSQL) in location order until commit."""
         cached = self.cached_positions.get((tenant, sku))
         if cached is not None:
-            return {loc: replace(cached[loc]) for loc in sorted(cached)}
+            return {loc: cached[loc].copy() for loc in sorted(cached)}
         rows = self.db.query(
             "SELECT location, on_hand, allocated, in_transit, returns_pending, damaged, "  # noqa: S608 - fixed SQL; values are parameters
             "safety_stock FROM positions WHERE tenant = ? AND sku = ? ORDER BY location"
@@ -272,14 +290,11 @@ class Work:
                         "below zero"
                     )
             self.remember("positions", (tenant, sku))
-            if location in cached:  # queued: no round trip in pipeline mode
-                self.db.execute(
-                    "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
-                    "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
-                    "damaged = damaged + ?, updated_at = ? "
-                    "WHERE tenant = ? AND sku = ? AND location = ?",
-                    (*values, stamp, tenant, sku, location),
-                )
+            if location in cached:  # written with the batch's net change (flush_positions)
+                row = (tenant, sku, location)
+                if row not in self._position_base:
+                    self._position_base[row] = now
+                self._position_stamp[row] = stamp
                 cached[location] = new
                 return new
             # A new row: one statement creates it with the deltas (or adds them to a row another
@@ -297,7 +312,9 @@ class Work:
                 (tenant, sku, location, *values, stamp),
             )
             cached[location] = Position(*(int(v) for v in rows[0]))
-            return replace(cached[location])
+            # the row as written now is the base of its later (netted) changes in this batch
+            self._position_base[(tenant, sku, location)] = cached[location]
+            return cached[location].copy()
         update = (
             "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
             "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
@@ -588,12 +605,39 @@ class Work:
             if not self._deferred[sql]:
                 del self._deferred[sql]
 
+    def flush_positions(self) -> None:
+        """Write the batch's net change of every cached position row it changed, in one
+        statement per 500 rows (optimistic pass; see ``_position_base``). The rows are locked by
+        this transaction since they were read or created, so nobody else changed them meanwhile,
+        and each net change leaves every bucket where the batch copy says (checked per
+        movement, so never below zero)."""
+        rows = []
+        for (tenant, sku, location), base in sorted(self._position_base.items()):
+            now = self.cached_positions.get((tenant, sku), {}).get(location)
+            if now is None or now == base:  # rolled back, or changed back to where it was
+                continue
+            rows.append(
+                (
+                    tenant,
+                    sku,
+                    location,
+                    *(getattr(now, bucket) - getattr(base, bucket) for bucket in BUCKET_COLUMNS),
+                    self._position_stamp.get((tenant, sku, location), now_text()),
+                )
+            )
+            # what is written is the new base (a flush before the batch's end, then more changes)
+            self._position_base[(tenant, sku, location)] = now
+        for start in range(0, len(rows), 500):
+            self.db.add_to_positions(rows[start : start + 500])
+
     def finish(self) -> None:
-        """End of the batch: emit ATP changes, then write the deferred rows."""
+        """End of the batch: write the position rows' net changes, emit ATP changes, then write
+        the deferred rows (in bulk: see ``insert_many``)."""
+        self.flush_positions()
         self.flush_availability()
         self.message_succeeded()
         for sql, rows in self._batch_deferred.items():
-            self.db.executemany(sql, rows)
+            self.db.insert_many(sql, rows)
         self._batch_deferred = {}
 
 

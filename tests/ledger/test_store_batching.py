@@ -1,0 +1,188 @@
+"""How the optimistic pass writes a batch: net position changes, savepoints taken only by
+messages that send a statement, bulk inserts; the same outcome on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from canonical import MovementKind
+from hub.ledger import Ledger
+from hub.ledger.dialect import COPY_THRESHOLD, PostgresDialect
+from tests.ledger.conftest import as_url
+from tests.ledger.factory import (
+    TENANT,
+    at,
+    count,
+    movement,
+    order,
+    receipt,
+    setup_master_data,
+)
+
+
+def _buckets(ledger: Ledger, sku: str, location: str) -> tuple[int, int]:
+    [position] = ledger.positions(TENANT, sku=sku, location=location)
+    return position.on_hand, position.allocated
+
+
+def _journal_matches_positions(ledger: Ledger) -> None:
+    totals = ledger.journal_totals()
+    for position in ledger.positions(TENANT):
+        summed = totals[(TENANT, position.sku, position.location)]
+        assert summed["on_hand"] == position.on_hand
+        assert summed["allocated"] == position.allocated
+
+
+class _Statements:
+    """Records what the ledger's connection is asked to run."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.sql: list[str] = []
+        self.netted: list[list[Any]] = []
+        db = ledger.db
+        execute, query, statements = db.execute, db.query, db.statements
+        add_to_positions = db.add_to_positions
+
+        def recording_execute(sql: str, params: Any = ()) -> int:
+            self.sql.append(sql)
+            return execute(sql, params)
+
+        def recording_query(sql: str, params: Any = ()) -> list[Any]:
+            self.sql.append(sql)
+            return query(sql, params)
+
+        def recording_statements(*sql: str) -> None:
+            self.sql.extend(sql)
+            statements(*sql)
+
+        def recording_add(rows: Any) -> None:
+            self.netted.append([tuple(row) for row in rows])
+            add_to_positions(rows)
+
+        db.execute = recording_execute  # type: ignore[method-assign]
+        db.query = recording_query  # type: ignore[method-assign]
+        db.statements = recording_statements  # type: ignore[method-assign]
+        db.add_to_positions = recording_add  # type: ignore[method-assign]
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for sql in self.sql if sql.startswith(prefix))
+
+
+def test_a_refused_message_leaves_no_trace_in_the_netted_positions(ledger: Ledger) -> None:
+    setup_master_data(ledger)
+    ledger.apply([receipt("r0", "SKU-A", "wh_a", 5)])
+    results = ledger.apply(
+        [
+            receipt("r1", "SKU-A", "wh_a", 3),
+            movement("adj", MovementKind.ADJUSTMENT, "SKU-A", "wh_a", -20),  # refused
+            receipt("r2", "SKU-A", "wh_a", 2),
+            order("o1", [("1", "SKU-A", 4)]),
+            receipt("r3", "SKU-A", "wh_b", 1),  # a new position row, then changed again
+            receipt("r4", "SKU-A", "wh_b", 6),
+        ]
+    )
+    assert [r.outcome for r in results] == [
+        "applied",
+        "rejected",
+        "applied",
+        "applied",
+        "applied",
+        "applied",
+    ]
+    assert _buckets(ledger, "SKU-A", "wh_a") == (10, 4)
+    assert _buckets(ledger, "SKU-A", "wh_b") == (7, 0)
+    _journal_matches_positions(ledger)
+
+
+def test_position_rows_are_written_once_per_batch_on_postgres(postgres_url: str) -> None:
+    Ledger.migrate(as_url(postgres_url))
+    with Ledger(as_url(postgres_url)) as ledger:
+        setup_master_data(ledger)
+        ledger.apply([receipt("r0", "SKU-A", "wh_a", 5), receipt("r0b", "SKU-B", "wh_a", 5)])
+        seen = _Statements(ledger)
+        results = ledger.apply(
+            [receipt(f"r{n}", "SKU-A", "wh_a", 1) for n in range(1, 11)]
+            + [order("o1", [("1", "SKU-A", 2), ("2", "SKU-B", 1)])]
+        )
+        assert {r.outcome for r in results} == {"applied"}
+        assert seen.count("UPDATE positions SET") == 0  # no statement per movement
+        [rows] = seen.netted  # one statement for the batch, one row per position changed
+        assert sorted((row[1], row[2], row[3], row[4]) for row in rows) == [
+            ("SKU-A", "wh_a", 10, 2),
+            ("SKU-B", "wh_a", 0, 1),
+        ]
+        # a receipt sends no statement (but the first, which reads the tenant's locations for
+        # the batch), so takes no savepoint; the order does
+        assert seen.count("SAVEPOINT msg") == 2
+        assert seen.count("RELEASE SAVEPOINT") == 0
+        assert _buckets(ledger, "SKU-A", "wh_a") == (15, 2)
+        _journal_matches_positions(ledger)
+
+
+def test_a_refused_message_rolls_back_to_its_own_savepoint(ledger: Ledger) -> None:
+    """Savepoints are not released: the refused count goes back to the newest one (its own),
+    keeping the order stored just before it in the same batch, and the messages after it go on."""
+    setup_master_data(ledger)
+    ledger.apply([receipt("r0", "SKU-A", "wh_a", 10), receipt("r0b", "SKU-B", "wh_a", 10)])
+    results = ledger.apply(
+        [
+            order("o1", [("1", "SKU-B", 3)]),
+            receipt("r1", "SKU-B", "wh_a", 1),
+            # SKU-A's variance is written (journal, cycle_counts), then SKU-B counts fewer units
+            # than the order holds: refused as a whole
+            count("c1", "wh_a", at(60), {"SKU-A": 7, "SKU-B": 1}),
+            receipt("r2", "SKU-A", "wh_a", 2),
+        ]
+    )
+    assert [r.outcome for r in results] == ["applied", "applied", "rejected", "applied"]
+    assert results[2].code == "insufficient_stock"
+    view = ledger.order("web:o1", TENANT)
+    assert view is not None
+    assert [(line["sku"], line["reserved"]) for line in view["lines"]] == [("SKU-B", 3)]
+    assert _buckets(ledger, "SKU-A", "wh_a") == (12, 0)
+    assert _buckets(ledger, "SKU-B", "wh_a") == (11, 3)
+    _journal_matches_positions(ledger)
+    # the refused count's key was dropped and its cycle_counts row undone: fixed, it applies
+    fixed = count("c1", "wh_a", at(60), {"SKU-A": 7, "SKU-B": 4})
+    assert ledger.apply([fixed])[0].outcome == "applied"
+    assert _buckets(ledger, "SKU-A", "wh_a") == (7, 0)
+    assert _buckets(ledger, "SKU-B", "wh_a") == (4, 3)
+
+
+@pytest.fixture
+def dialect(postgres_url: str) -> Iterator[PostgresDialect]:
+    db = PostgresDialect(postgres_url)
+    db.executescript("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT, n BIGINT)")
+    yield db
+    db.close()
+
+
+AWKWARD = ["tab\there", "new\nline", "back\\slash", "quote ' \" ", "ünïcødé €", "", None, "\\N"]
+
+
+@pytest.mark.parametrize("count", [3, COPY_THRESHOLD + 4])
+def test_insert_many_keeps_every_value(dialect: PostgresDialect, count: int) -> None:
+    rows = [(i, AWKWARD[i % len(AWKWARD)], None if i % 3 else -i) for i in range(count)]
+    dialect.begin_write(pipeline=True)
+    dialect.execute("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", (1000, "queued", 1))
+    dialect.insert_many("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", rows)
+    dialect.execute("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", (1001, "after", 2))
+    dialect.commit()
+    stored = dialect.query("SELECT id, body, n FROM notes ORDER BY id")
+    assert stored == [*rows, (1000, "queued", 1), (1001, "after", 2)]
+
+
+def test_insert_many_raises_an_error_queued_before_it(dialect: PostgresDialect) -> None:
+    import psycopg
+
+    dialect.execute("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", (1, "kept", 1))
+    dialect.begin_write(pipeline=True)
+    dialect.execute("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", (1, "clash", 1))
+    rows = [(i, "row", i) for i in range(10, 10 + COPY_THRESHOLD)]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        dialect.insert_many("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", rows)
+    dialect.rollback()
+    assert dialect.query("SELECT id, body FROM notes ORDER BY id") == [(1, "kept")]
