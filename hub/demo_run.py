@@ -209,7 +209,7 @@ def _release_wave(runtime: Any, reader: Any, tenant: str, moment: datetime) -> i
     from hub.release.run import run_wave
 
     policy = runtime.deployment.tenants[tenant].release
-    candidates = reader.candidates(tenant)
+    candidates = reader.candidates(tenant, moment)
     plan = plan_wave(candidates, policy, moment, reader.released_today(tenant, policy, moment))
     outcomes = run_wave(runtime.ledger, tenant, plan, candidates, policy)
     return sum(1 for outcome in outcomes if outcome.outcome == "applied")

@@ -254,7 +254,7 @@ class Reports:
         [(lines, accurate)] = self._query(
             "SELECT COUNT(*), SUM(CASE WHEN l.shipped >= l.quantity AND NOT EXISTS ("  # noqa: S608 - placeholders only
             "SELECT 1 FROM fulfilment_exceptions e WHERE e.tenant = l.tenant "
-            "AND e.request_id = l.request_id AND e.line_id = l.line_id "
+            "AND e.request_id = l.request_id AND (e.line_id = l.line_id OR e.line_id IS NULL) "
             f"AND e.kind IN ({_marks(ITEM_KINDS)})) THEN 1 ELSE 0 END) "
             "FROM fulfilment_request_lines l JOIN fulfilment_requests r "
             "ON r.tenant = l.tenant AND r.request_id = l.request_id "
@@ -264,7 +264,8 @@ class Reports:
         if int(lines or 0):
             report.allocation_accuracy = round(int(accurate or 0) / int(lines), 4)
         [(committed, released_in_time)] = self._query(
-            "SELECT COUNT(*), SUM(CASE WHEN ship_by <= commit_by THEN 1 ELSE 0 END) "
+            "SELECT COUNT(*), SUM(CASE WHEN COALESCE(ship_by, requested_at) <= commit_by "
+            "THEN 1 ELSE 0 END) "
             "FROM fulfilment_requests WHERE tenant = ? AND commit_by IS NOT NULL "
             "AND status <> 'cancelled'",
             (tenant,),

@@ -103,6 +103,7 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
     order = require_order(work, tenant, key)
     work.location(tenant, request.location)
     order_lines = {line.line_id: line for line in load_lines(work, tenant, key)}
+    rows: list[tuple[Any, ...]] = []
     for seq, line in enumerate(request.lines):
         known = order_lines.get(line.line_id)
         if known is None or known.sku != line.sku:
@@ -126,9 +127,7 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
                 line.quantity,
                 request.request_id,
             )
-        work.defer(
-            "INSERT INTO fulfilment_request_lines (tenant, request_id, seq, line_id, sku, "
-            "quantity, lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows.append(
             (
                 tenant,
                 request.request_id,
@@ -137,8 +136,14 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
                 line.sku,
                 line.quantity,
                 line.lot.number if line.lot else None,
-            ),
+            )
         )
+    # written now, not with the batch: a shipment later in the same batch reconciles against them
+    work.db.executemany(
+        "INSERT INTO fulfilment_request_lines (tenant, request_id, seq, line_id, sku, quantity, "
+        "lot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     work.db.execute(
         "INSERT INTO fulfilment_requests (tenant, request_id, order_key, location, carrier, "
         "service_level, requested_at, ship_by, commit_by, status, message_id) "
@@ -267,7 +272,7 @@ def apply_shipment(work: Work, envelope: Envelope) -> str:
         findings.extend(_check_controls(work, tenant, key, shipment, shipped, sku, serials_seen))
         if request is not None and line is not None and taken:
             findings.extend(_progress(request, line.line_id, shipped, taken))
-        work.defer(
+        work.db.execute(
             "INSERT INTO shipment_lines (tenant, shipment_id, seq, line_id, sku, quantity, lots, "
             "serials) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -582,11 +587,14 @@ def _check_controls(
         else:
             fresh.append(serial)
         seen.add((sku, serial))
-    for serial in fresh:
-        work.defer(
+    if fresh:  # written now, not with the batch: the next shipment of the batch must see them
+        work.db.executemany(
             "INSERT INTO shipped_serials (tenant, sku, serial, shipment_id, order_key, shipped_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant, sku, serial, shipment.shipment_id, key, ts(shipment.shipped_at)),
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, sku, serial) DO NOTHING",
+            [
+                (tenant, sku, serial, shipment.shipment_id, key, ts(shipment.shipped_at))
+                for serial in fresh
+            ],
         )
     return findings
 
@@ -732,7 +740,7 @@ def _open_exception(
     request: _Request | None,
     finding: _Finding,
 ) -> None:
-    work.defer(
+    work.db.execute(
         "INSERT INTO fulfilment_exceptions (tenant, order_key, request_id, shipment_id, kind, "
         "line_id, sku, expected, actual, detail, opened_at, message_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

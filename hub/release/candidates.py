@@ -5,10 +5,13 @@ behind the router's write lock and cannot change anything; the one write, the re
 goes through :meth:`hub.ledger.Ledger.apply` like every other message.
 
 * **Candidates**: orders not released, not cancelled, in state ``allocated``,
-  ``partially_allocated`` or ``on_hold``; one candidate per (order, location) of its reserved
+  ``partially_allocated``, ``on_hold`` or ``partially_shipped`` (the remainder of a request its
+  node closed short); one candidate per (order, location) of its reserved
   lines. The order snapshot (JSON) gives the service level, the promise, the placing time and the
   address to ship to. On-hold orders hold no reservation, so they are shown at the location their
   lines were last sourced to, with what they still have to ship.
+* **Lots**: each lot-controlled line is given the lots it would pick (first expiry first out
+  among unexpired lots with free units); a line they cannot cover holds its order.
 * **Released today**: the ledger's ``order.released`` events (outbox). A release made by
   ``hub release run`` names its node's local day and wave in its request id; any other release
   counts on the local day of the event.
@@ -18,13 +21,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from canonical.party import Address
+from hub.ledger.lots import pick_fefo
+from hub.ledger.work import ts as _ts
 from hub.release.ids import parse_request_id
 from hub.release.model import Candidate, CandidateLine, DayUsage
 from hub.release.policy import ReleasePolicy
@@ -32,7 +37,9 @@ from hub.reports import Reports
 
 __all__ = ["LedgerReader"]
 
-_STATES = ("allocated", "partially_allocated", "on_hold")
+#: States of an order waiting for release; ``partially_shipped`` is the remainder of a request the
+#: node closed short (the ledger marks such an order not released again).
+_STATES = ("allocated", "partially_allocated", "on_hold", "partially_shipped")
 _CHUNK = 500
 _PARTS = (
     "SELECT o.order_key, o.channel, o.external_id, o.state, o.on_hold, o.snapshot, "
@@ -69,16 +76,16 @@ class LedgerReader(Reports):
         """Tenants with an order waiting for release."""
         rows = self._query(
             "SELECT DISTINCT tenant FROM orders WHERE released = 0 AND cancelled = 0 "
-            "AND state IN (?, ?, ?) ORDER BY tenant",
+            "AND state IN (?, ?, ?, ?) ORDER BY tenant",
             _STATES,
         )
         return [str(row[0]) for row in rows]
 
-    def candidates(self, tenant: str) -> list[Candidate]:
+    def candidates(self, tenant: str, now: datetime | None = None) -> list[Candidate]:
         """Every (order, location) part waiting for release (module doc)."""
         rows = self._query(
             _PARTS + "WHERE o.tenant = ? AND o.released = 0 AND o.cancelled = 0 "
-            "AND o.state IN (?, ?, ?) ORDER BY o.order_key, l.line_id",
+            "AND o.state IN (?, ?, ?, ?) ORDER BY o.order_key, l.line_id",
             (tenant, *_STATES),
         )
         orders: dict[str, list[Any]] = defaultdict(list)
@@ -87,7 +94,88 @@ class LedgerReader(Reports):
         found: list[Candidate] = []
         for key, lines in orders.items():
             found.extend(_order_candidates(key, lines))
-        return found
+        return self._pick_lots(tenant, found, now or datetime.now(UTC))
+
+    def _pick_lots(
+        self, tenant: str, candidates: list[Candidate], now: datetime
+    ) -> list[Candidate]:
+        """Name the lots each lot-controlled line would pick: first expiry first out among the
+        node's unexpired lots, less what released requests committed and what earlier-placed
+        candidates of this plan were given. A line the lots cannot cover gives its candidate a
+        ``lot_problem`` (the planner holds it)."""
+        skus = sorted({line.sku for c in candidates for line in c.lines})
+        controlled: set[str] = set()
+        for start in range(0, len(skus), _CHUNK):
+            chunk = skus[start : start + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            controlled.update(
+                str(row[0])
+                for row in self._query(
+                    "SELECT sku FROM skus WHERE tenant = ? AND tracking = 'lot' "  # noqa: S608 - placeholders only
+                    f"AND sku IN ({marks})",
+                    (tenant, *chunk),
+                )
+            )
+        if not controlled:
+            return candidates
+        free: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
+        for sku, location, lot, on_hand, committed, expires in self._query(
+            "SELECT sku, location, lot, on_hand, committed, expires_at FROM lot_stock "
+            "WHERE tenant = ? AND on_hand > committed ORDER BY sku, location, lot",
+            (tenant,),
+        ):
+            free[(str(sku), str(location))].append(
+                [str(lot), int(on_hand) - int(committed), expires]
+            )
+        picked: list[Candidate] = []
+        for candidate in sorted(candidates, key=lambda c: (c.placed_at, c.order_key, c.location)):
+            lines: list[CandidateLine] = []
+            problem: str | None = None
+            for line in candidate.lines:
+                if line.sku not in controlled:
+                    lines.append(line)
+                    continue
+                pool = free[(line.sku, candidate.location)]
+                picks = pick_fefo(
+                    [(lot, units, exp) for lot, units, exp in pool], line.quantity, now
+                )
+                if picks is None:
+                    usable = sum(units for _, units, exp in pool if exp is None or exp > _ts(now))
+                    problem = problem or (
+                        f"{line.sku} is lot-controlled and {candidate.location} has {usable} "
+                        f"unexpired units free in its lots for {line.quantity}"
+                    )
+                    lines.append(line)
+                    continue
+                taken = {pick.lot: pick.quantity for pick in picks}
+                for entry in pool:
+                    entry[1] -= taken.get(entry[0], 0)
+                lines.append(
+                    replace(
+                        line,
+                        lots=tuple((pick.lot, pick.quantity, pick.expires_at) for pick in picks),
+                    )
+                )
+            picked.append(replace(candidate, lines=tuple(lines), lot_problem=problem))
+        order = {(c.order_key, c.location): index for index, c in enumerate(candidates)}
+        return sorted(picked, key=lambda c: order[(c.order_key, c.location)])
+
+    def request_lines(
+        self, tenant: str, request_id: str
+    ) -> list[tuple[str, str, int, str | None, str | None]]:
+        """A stored request's lines as released: (line id, SKU, quantity, lot, lot expiry)."""
+        return [
+            (str(r[0]), str(r[1]), int(r[2]), r[3], r[4])
+            for r in self._query(
+                "SELECT l.line_id, l.sku, l.quantity, l.lot, s.expires_at "
+                "FROM fulfilment_request_lines l JOIN fulfilment_requests r "
+                "ON r.tenant = l.tenant AND r.request_id = l.request_id "
+                "LEFT JOIN lot_stock s ON s.tenant = l.tenant AND s.sku = l.sku "
+                "AND s.location = r.location AND s.lot = l.lot "
+                "WHERE l.tenant = ? AND l.request_id = ? ORDER BY l.seq",
+                (tenant, request_id),
+            )
+        ]
 
     def part(self, tenant: str, order_key: str, location: str) -> Candidate | None:
         """An order's part at ``location`` as it stands now, released or not: what a node's
@@ -160,11 +248,13 @@ def _order_candidates(key: str, rows: list[Any]) -> list[Candidate]:
     on_hold = state == "on_hold" or bool(int(on_hold_flag or 0))
     snapshot = json.loads(snapshot_text) if snapshot_text else {}
     per_location: dict[str, list[CandidateLine]] = defaultdict(list)
+    short_reserved = False
     for row in rows:
         line_id, sku, quantity, shipped, reserved, location, kind = row[6:13]
         if location is None or sku is None or kind != "stocked":
             continue
         outstanding = int(quantity) - int(shipped)
+        short_reserved = short_reserved or int(reserved) < outstanding
         amount = outstanding if on_hold else int(reserved)
         if amount > 0:
             per_location[str(location)].append(CandidateLine(str(line_id), str(sku), amount))
@@ -179,7 +269,8 @@ def _order_candidates(key: str, rows: list[Any]) -> list[Candidate]:
             service_level=snapshot.get("service_level"),
             promised_by=_moment(snapshot.get("promised_by")),
             on_hold=on_hold,
-            fully_allocated=state == "allocated",
+            fully_allocated=state == "allocated"
+            or (state == "partially_shipped" and not short_reserved),
             ship_to=_address(snapshot.get("shipping_address")),
         )
         for location, lines in sorted(per_location.items())

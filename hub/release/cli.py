@@ -135,7 +135,7 @@ def _plans(
     for name in tenants:
         config = deployment.tenants.get(name)
         policy = config.release if config is not None else ReleasePolicy()
-        candidates = reader.candidates(name)
+        candidates = reader.candidates(name, now)
         plan = plan_wave(candidates, policy, now, reader.released_today(name, policy, now))
         if location is not None:
             plan = only_location(plan, location)

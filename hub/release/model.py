@@ -47,6 +47,8 @@ class Reason(StrEnum):
     LOWER_PRIORITY = "lower_priority"
     #: Out: the order is split over nodes and another node holds its part back.
     SPLIT_HELD = "split_held"
+    #: Out: a lot-controlled line has no unexpired lot with enough free units at the node.
+    LOT_UNAVAILABLE = "lot_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class CandidateLine:
     line_id: str
     sku: str
     quantity: int
+    #: For a lot-controlled SKU: the lots to pick, first expiry first, as (lot, units, expiry).
+    lots: tuple[tuple[str, int, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Candidate:
     on_hold: bool = False
     fully_allocated: bool = True
     ship_to: Address | None = None
+    #: Why a lot-controlled line cannot be picked from unexpired lots (None: it can, or no lots).
+    lot_problem: str | None = None
 
     @property
     def units(self) -> int:

@@ -184,6 +184,8 @@ def _gate(
         )
     if candidate.on_hold:
         return entry.decide(False, Reason.ON_HOLD, "on hold in the ledger; released once lifted")
+    if candidate.lot_problem is not None:
+        return entry.decide(False, Reason.LOT_UNAVAILABLE, candidate.lot_problem)
     if not candidate.fully_allocated and not policy.release_partially_allocated:
         return entry.decide(
             False,

@@ -1,0 +1,472 @@
+"""Shipment confirmations reconciled against the released request, on SQLite and PostgreSQL.
+
+Each test releases an order with a canonical ``fulfillment.requested`` (what ``hub release run``
+sends), confirms a shipment as a node would, and checks three things: the exception the mismatch
+opened (kind and figures), what the ledger booked as physically shipped (positions and journal),
+and the request's progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from canonical import (
+    Address,
+    Envelope,
+    FulfillmentRequest,
+    Lot,
+    MovementKind,
+    OrderRef,
+    Package,
+    Shipment,
+    ShipmentLine,
+    StockMovement,
+)
+from canonical.fulfillment import FulfillmentLine
+from hub.fulfilment_report import FulfilmentReports
+from hub.ledger import Ledger
+from hub.reports import Reports
+from tests.ledger.factory import TENANT, at, order, receipt, setup_master_data, wrap
+
+UPS = "1Z999AA10123456784"
+UPS_2 = "1Z999AA10123456785"
+
+
+@pytest.fixture
+def reads(ledger_url: str) -> Iterator[FulfilmentReports]:
+    reports = Reports(ledger_url)
+    try:
+        yield FulfilmentReports(reports)
+    finally:
+        reports.close()
+
+
+def _query(reads: FulfilmentReports, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    return reads._query(sql, params)
+
+
+def request(
+    request_id: str,
+    external_id: str,
+    location: str,
+    lines: list[tuple[str, str, int] | tuple[str, str, int, Lot]],
+    *,
+    minutes: int = 10,
+) -> Envelope:
+    payload = FulfillmentRequest(
+        tenant=TENANT,
+        request_id=request_id,
+        order=OrderRef(channel="web", external_id=external_id),
+        location=location,
+        lines=[
+            FulfillmentLine(
+                line_id=line[0],
+                sku=line[1],
+                quantity=line[2],
+                lot=line[3] if len(line) > 3 else None,
+            )
+            for line in lines
+        ],
+        ship_to=Address(country="US"),
+        carrier="ups",
+        requested_at=at(minutes),
+        ship_by=at(minutes + 240),
+        commit_by=at(minutes + 24 * 60),
+    )
+    return wrap(payload, "fulfillment.requested", request_id)
+
+
+def shipped(
+    shipment_id: str,
+    external_id: str,
+    location: str,
+    lines: list[ShipmentLine],
+    *,
+    tracking: list[str] | None = None,
+    carrier: str | None = "UPS",
+    closes: bool = False,
+    request_id: str | None = None,
+    minutes: int = 60,
+) -> Envelope:
+    payload = Shipment(
+        tenant=TENANT,
+        shipment_id=shipment_id,
+        order=OrderRef(channel="web", external_id=external_id),
+        location=location,
+        request_id=request_id,
+        carrier=carrier,
+        packages=[Package(tracking_number=n) for n in ([UPS] if tracking is None else tracking)],
+        lines=lines,
+        shipped_at=at(minutes),
+        closes_request=closes,
+    )
+    return wrap(payload, "shipment.created", shipment_id, *payload.tracking_numbers)
+
+
+def line(line_id: str | None, sku: str, quantity: int, **extra: Any) -> ShipmentLine:
+    return ShipmentLine(line_id=line_id, sku=sku, quantity=quantity, **extra)
+
+
+def _outcomes(ledger: Ledger, envelopes: list[Envelope]) -> list[str]:
+    return [str(result.outcome) for result in ledger.apply(envelopes)]
+
+
+def _exceptions(reads: FulfilmentReports, status: str = "all") -> list[tuple[Any, ...]]:
+    return [
+        (e["kind"], e["line_id"], e["sku"], e["expected"], e["actual"])
+        for e in reads.fulfilment_exceptions(TENANT, status)
+    ]
+
+
+def _position(ledger: Ledger, sku: str, location: str) -> tuple[int, int]:
+    [position] = ledger.positions(TENANT, sku=sku, location=location)
+    return position.on_hand, position.allocated
+
+
+def _request_state(reads: FulfilmentReports, request_id: str) -> tuple[str, list[int]]:
+    [(status,)] = _query(
+        reads,
+        "SELECT status FROM fulfilment_requests WHERE tenant = ? AND request_id = ?",
+        (TENANT, request_id),
+    )
+    shipped_units = [
+        int(r[0])
+        for r in _query(
+            reads,
+            "SELECT shipped FROM fulfilment_request_lines WHERE tenant = ? AND request_id = ? "
+            "ORDER BY seq",
+            (TENANT, request_id),
+        )
+    ]
+    return str(status), shipped_units
+
+
+def _state(ledger: Ledger, key: str) -> str:
+    view = ledger.order(key, TENANT)
+    assert view is not None
+    return str(view["state"])
+
+
+def _journal_matches_positions(ledger: Ledger) -> None:
+    journal = ledger.journal_totals()
+    for position in ledger.positions(TENANT):
+        totals = journal[(TENANT, position.sku, position.location)]
+        assert totals["on_hand"] == position.on_hand
+        assert totals["allocated"] == position.allocated
+
+
+@pytest.fixture
+def released(ledger: Ledger) -> Ledger:
+    """Order 1 (3 x SKU-A on line l1, 1 x SKU-B on l2) allocated at wh_a and released there."""
+    setup_master_data(ledger, skus=("SKU-A", "SKU-B", "SKU-C"))
+    ledger.upsert_sku(TENANT, "SKU-A", gtin="00012345678905")
+    ledger.upsert_sku(TENANT, "SKU-B", gtin="00098765432109")
+    outcomes = _outcomes(
+        ledger,
+        [
+            receipt("ra", "SKU-A", "wh_a", 10),
+            receipt("rb", "SKU-B", "wh_a", 10),
+            receipt("rc", "SKU-C", "wh_a", 10),
+            order("1", [("l1", "SKU-A", 3), ("l2", "SKU-B", 1)]),
+            request("req-1", "1", "wh_a", [("l1", "SKU-A", 3), ("l2", "SKU-B", 1)]),
+        ],
+    )
+    assert outcomes == ["applied"] * 5
+    return ledger
+
+
+def test_a_split_shipment_completed_later_is_tracked_and_opens_no_exception(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    first = shipped("s1", "1", "wh_a", [line("l1", "SKU-A", 1)])
+    assert _outcomes(released, [first]) == ["applied"]
+    assert _request_state(reads, "req-1") == ("partially_shipped", [1, 0])
+    assert _state(released, "web:1") == "partially_shipped"
+    second = shipped(
+        "s2", "1", "wh_a", [line("l1", "SKU-A", 2), line("l2", "SKU-B", 1)], tracking=[UPS_2]
+    )
+    assert _outcomes(released, [second]) == ["applied"]
+    assert _request_state(reads, "req-1") == ("shipped", [3, 1])
+    assert _state(released, "web:1") == "shipped"
+    assert _exceptions(reads) == []
+    assert _position(released, "SKU-A", "wh_a") == (7, 0)
+    status = reads.perfect_order(TENANT, "web:1")
+    assert status is not None
+    assert status["perfect"] is True, status
+
+
+def test_a_short_ship_opens_an_exception_and_sends_the_remainder_back_to_release(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    short = shipped(
+        "s1", "1", "wh_a", [line("l1", "SKU-A", 2), line("l2", "SKU-B", 1)], closes=True
+    )
+    assert _outcomes(released, [short]) == ["applied"]
+    assert _exceptions(reads) == [("short_ship", "l1", "SKU-A", 3, 2)]
+    assert _request_state(reads, "req-1") == ("short_closed", [2, 1])
+    # exactly what shipped left: 2 of A; the third unit stays reserved for the next release
+    assert _position(released, "SKU-A", "wh_a") == (8, 1)
+    [(flag,)] = _query(
+        reads, "SELECT released FROM orders WHERE tenant = ? AND order_key = ?", (TENANT, "web:1")
+    )
+    assert int(flag) == 0
+    status = reads.perfect_order(TENANT, "web:1")
+    assert status is not None
+    assert status["components"]["complete"] is False
+
+
+def test_a_wrong_sku_ships_that_sku_and_leaves_the_ordered_line_open(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    wrong = shipped("s1", "1", "wh_a", [line("l1", "SKU-C", 3), line("l2", "SKU-B", 1)])
+    assert _outcomes(released, [wrong]) == ["applied"]
+    assert _exceptions(reads) == [("wrong_item", "l1", "SKU-C", 0, 3)]
+    assert _position(released, "SKU-C", "wh_a") == (7, 0)  # C physically left
+    assert _position(released, "SKU-A", "wh_a") == (10, 3)  # A still on the shelf, reserved
+    view = released.order("web:1", TENANT)
+    assert view is not None
+    [l1] = [x for x in view["lines"] if x["line_id"] == "l1"]
+    assert l1["shipped"] == 0
+    assert _request_state(reads, "req-1") == ("partially_shipped", [0, 1])
+    _journal_matches_positions(released)
+
+
+def test_a_scanned_barcode_of_another_sku_is_a_wrong_item_of_that_sku(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    scanned = shipped(
+        "s1",
+        "1",
+        "wh_a",
+        [line("l2", "SKU-B", 1, scanned_gtins=["00012345678905"])],  # SKU-A's GTIN
+    )
+    assert _outcomes(released, [scanned]) == ["applied"]
+    kinds = [row[0] for row in _exceptions(reads)]
+    assert kinds == ["wrong_item", "wrong_item"]  # the scan, then the line it does not match
+    assert _position(released, "SKU-A", "wh_a") == (9, 3)  # what the scanner saw left
+    assert _position(released, "SKU-B", "wh_a") == (10, 1)
+
+
+def test_an_extra_item_and_an_overshipped_line_leave_stock_and_are_exceptions(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    extra = shipped(
+        "s1",
+        "1",
+        "wh_a",
+        [line("l1", "SKU-A", 4), line("l2", "SKU-B", 1), line(None, "SKU-C", 2)],
+    )
+    assert _outcomes(released, [extra]) == ["applied"]
+    assert _exceptions(reads) == [
+        ("extra_item", "l1", "SKU-A", 3, 4),
+        ("extra_item", None, "SKU-C", 0, 2),
+    ]
+    assert _position(released, "SKU-A", "wh_a") == (6, 0)
+    assert _position(released, "SKU-C", "wh_a") == (8, 0)
+    assert _request_state(reads, "req-1") == ("shipped", [3, 1])
+    _journal_matches_positions(released)
+
+
+def test_an_extra_item_the_ledger_had_none_of_is_booked_as_found_then_shipped(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    extra = shipped("s1", "1", "wh_b", [line(None, "SKU-C", 2)])
+    assert _outcomes(released, [extra]) == ["applied"]
+    assert _position(released, "SKU-C", "wh_b") == (0, 0)
+    _journal_matches_positions(released)
+    kinds = sorted(row[0] for row in _exceptions(reads))
+    assert kinds == ["extra_item", "wrong_location"]
+
+
+def test_missing_and_malformed_tracking_then_tracking_received_later(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    lines = [line("l1", "SKU-A", 3), line("l2", "SKU-B", 1)]
+    assert _outcomes(released, [shipped("s1", "1", "wh_a", lines, tracking=[])]) == ["applied"]
+    assert _exceptions(reads) == [("missing_tracking", None, None, None, None)]
+    # the same shipment again with its tracking: settles the exception, ships nothing twice
+    update = shipped("s1", "1", "wh_a", lines, tracking=[UPS])
+    assert _outcomes(released, [update]) == ["applied"]
+    assert _exceptions(reads, "open") == []
+    assert _position(released, "SKU-A", "wh_a") == (7, 0)
+    # another order shipped with an order number in the tracking field
+    released.apply([order("2", [("l1", "SKU-A", 1)])])
+    bad = shipped("s2", "2", "wh_a", [line("l1", "SKU-A", 1)], tracking=["#1002"])
+    assert _outcomes(released, [bad]) == ["applied"]
+    [(kind, detail)] = [
+        (e["kind"], e["detail"]) for e in reads.fulfilment_exceptions(TENANT, "open")
+    ]
+    assert kind == "bad_tracking"
+    assert "not a UPS tracking number" in detail
+
+
+def test_an_update_with_other_lines_is_refused(released: Ledger) -> None:
+    lines = [line("l1", "SKU-A", 1)]
+    assert _outcomes(released, [shipped("s1", "1", "wh_a", lines)]) == ["applied"]
+    changed = shipped("s1", "1", "wh_a", [line("l1", "SKU-A", 2)], tracking=[UPS_2])
+    [result] = released.apply([changed])
+    assert result.code == "invalid_message"
+    assert "already recorded" in str(result.reason)
+
+
+def test_a_serial_shipped_twice_is_a_duplicate(ledger: Ledger, reads: FulfilmentReports) -> None:
+    setup_master_data(ledger)
+    ledger.upsert_sku(TENANT, "SKU-A", tracking="serial")
+    ledger.apply(
+        [
+            receipt("ra", "SKU-A", "wh_a", 10),
+            order("1", [("l1", "SKU-A", 2)]),
+            order("2", [("l1", "SKU-A", 2)]),
+        ]
+    )
+    first = shipped("s1", "1", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-1", "SN-2"])])
+    second = shipped(
+        "s2", "2", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-2", "SN-3"])], tracking=[UPS_2]
+    )
+    assert _outcomes(ledger, [first, second]) == ["applied", "applied"]
+    [(kind, detail)] = [(e["kind"], e["detail"]) for e in reads.fulfilment_exceptions(TENANT)]
+    assert kind == "duplicate_serial"
+    assert "SN-2" in detail
+    assert "s1" in detail
+    assert "web:1" in detail
+    serials = _query(
+        reads,
+        "SELECT serial, order_key FROM shipped_serials WHERE tenant = ? ORDER BY serial",
+        (TENANT,),
+    )
+    assert [tuple(r) for r in serials] == [("SN-1", "web:1"), ("SN-2", "web:1"), ("SN-3", "web:2")]
+    assert _position(ledger, "SKU-A", "wh_a") == (6, 0)
+
+
+# -- lot control ----------------------------------------------------------------------------------
+
+
+def lot_receipt(movement_id: str, sku: str, location: str, quantity: int, lot: Lot) -> Envelope:
+    payload = StockMovement(
+        tenant=TENANT,
+        movement_id=movement_id,
+        kind=MovementKind.RECEIPT,
+        sku=sku,
+        location=location,
+        quantity=quantity,
+        lot=lot,
+        occurred_at=at(0),
+    )
+    return wrap(payload, "stock.moved", movement_id)
+
+
+@pytest.fixture
+def lots(ledger: Ledger) -> Ledger:
+    """SKU-L is lot-controlled: at wh_a lot OLD (5, expired yesterday) and lot NEW (4, next year)."""
+    setup_master_data(ledger, skus=("SKU-L",), channels=("web",))
+    ledger.upsert_sku(TENANT, "SKU-L", tracking="lot")
+    today = datetime.now(UTC)  # expiry is against the clock, not the messages' fixed times
+    old = Lot(number="OLD", expires_at=today - timedelta(days=1))
+    new = Lot(number="NEW", expires_at=today + timedelta(days=365))
+    outcomes = _outcomes(
+        ledger,
+        [
+            lot_receipt("r-old", "SKU-L", "wh_a", 5, old),
+            lot_receipt("r-new", "SKU-L", "wh_a", 4, new),
+        ],
+    )
+    assert outcomes == ["applied", "applied"]
+    return ledger
+
+
+def test_expired_lots_are_neither_allocated_nor_promised(lots: Ledger) -> None:
+    [available] = [a.available for a in lots.availability(TENANT) if a.sku == "SKU-L"]
+    assert available == 4  # 9 on hand, 5 of them in an expired lot
+    lots.apply([order("1", [("l1", "SKU-L", 5)]), order("2", [("l1", "SKU-L", 4)])])
+    assert _state(lots, "web:1") != "allocated"  # only 4 unexpired units
+    assert _state(lots, "web:2") == "allocated"
+
+
+def test_release_refuses_a_lot_controlled_line_without_a_lot_or_with_an_expired_one(
+    lots: Ledger, reads: FulfilmentReports
+) -> None:
+    lots.apply([order("1", [("l1", "SKU-L", 2)])])
+    [no_lot] = lots.apply([request("req-1", "1", "wh_a", [("l1", "SKU-L", 2)])])
+    assert no_lot.code == "invalid_message"
+    assert "must name the lot" in str(no_lot.reason)
+    [expired] = lots.apply(
+        [request("req-2", "1", "wh_a", [("l1", "SKU-L", 2, Lot(number="OLD"))], minutes=11)]
+    )
+    assert expired.code == "invalid_message"
+    assert "expired" in str(expired.reason)
+    [good] = lots.apply(
+        [request("req-3", "1", "wh_a", [("l1", "SKU-L", 2, Lot(number="NEW"))], minutes=12)]
+    )
+    assert good.outcome == "applied"
+    [(committed,)] = _query(
+        reads,
+        "SELECT committed FROM lot_stock WHERE tenant = ? AND lot = 'NEW'",
+        (TENANT,),
+    )
+    assert int(committed) == 2
+    # a second release may not commit more of the lot than is free
+    lots.apply([order("2", [("l1", "SKU-L", 2)])])
+    [short] = lots.apply(
+        [request("req-4", "2", "wh_a", [("l1", "SKU-L", 3, Lot(number="NEW"))], minutes=13)]
+    )
+    assert short.code == "invalid_message"
+    assert "2 free units for 3" in str(short.reason)
+
+
+def test_a_lot_shipped_is_traced_forward_and_its_commitment_freed(
+    lots: Ledger, reads: FulfilmentReports
+) -> None:
+    new = Lot(number="NEW")
+    lots.apply(
+        [
+            order("1", [("l1", "SKU-L", 2)]),
+            request("req-1", "1", "wh_a", [("l1", "SKU-L", 2, new)]),
+            shipped("s1", "1", "wh_a", [line("l1", "SKU-L", 2, lots=[new])]),
+        ]
+    )
+    rows = _query(
+        reads,
+        "SELECT lot, on_hand, committed FROM lot_stock WHERE tenant = ? ORDER BY lot",
+        (TENANT,),
+    )
+    assert [(r[0], int(r[1]), int(r[2])) for r in rows] == [("NEW", 2, 0), ("OLD", 5, 0)]
+    trace = reads.lot_trace(TENANT, "NEW")
+    assert [(s["order_key"], s["shipment_id"]) for s in trace["shipped"]] == [("web:1", "s1")]
+    assert _exceptions(reads) == []
+
+
+def test_shipping_another_lot_than_released_or_none_are_exceptions(
+    lots: Ledger, reads: FulfilmentReports
+) -> None:
+    lots.apply(
+        [
+            order("1", [("l1", "SKU-L", 1)]),
+            order("2", [("l1", "SKU-L", 1)]),
+            request("req-1", "1", "wh_a", [("l1", "SKU-L", 1, Lot(number="NEW"))]),
+        ]
+    )
+    other = shipped("s1", "1", "wh_a", [line("l1", "SKU-L", 1, lots=[Lot(number="OLD")])])
+    bare = shipped("s2", "2", "wh_a", [line("l1", "SKU-L", 1)], tracking=[UPS_2])
+    assert _outcomes(lots, [other, bare]) == ["applied", "applied"]
+    assert sorted(row[0] for row in _exceptions(reads)) == ["lot_mismatch", "lot_missing"]
+
+
+def test_cancelling_a_released_order_cancels_its_request_and_frees_its_lots(
+    lots: Ledger, reads: FulfilmentReports
+) -> None:
+    lots.apply(
+        [
+            order("1", [("l1", "SKU-L", 3)]),
+            request("req-1", "1", "wh_a", [("l1", "SKU-L", 3, Lot(number="NEW"))]),
+            order("1", [("l1", "SKU-L", 3)], version=2, event_type="order.cancelled"),
+        ]
+    )
+    assert _request_state(reads, "req-1")[0] == "cancelled"
+    [(committed,)] = _query(
+        reads, "SELECT committed FROM lot_stock WHERE tenant = ? AND lot = 'NEW'", (TENANT,)
+    )
+    assert int(committed) == 0
