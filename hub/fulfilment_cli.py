@@ -312,3 +312,20 @@ def _print_trace(item: dict[str, Any]) -> None:
             " ".join(row["serials"]) or "-",
         )
     console.print(shipped)
+
+
+@lots_app.command("expire")
+def expire(ledger: LedgerUrl = None, as_json: AsJson = False) -> None:
+    """Recompute the channels' available-to-promise of SKUs whose lots have expired, so their
+    units stop being promised now (the relay of `hub run` and `hub worker` does this every few
+    minutes; this is the same sweep, for cron or an impatient operator)."""
+    from hub.ledger.lots import refresh_expired
+
+    with _open(ledger) as opened:
+        pairs = refresh_expired(opened)
+    if as_json:
+        _dump({"skus": [{"tenant": tenant, "sku": sku} for tenant, sku in pairs]})
+        return
+    console.print(f"availability recomputed for {len(pairs)} SKU(s) with expired lots")
+    for tenant, sku in pairs:
+        console.print(f"  {tenant} {sku}", markup=False, highlight=False)

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
+from hub.ledger.shipments import DOCUMENT_KINDS, ITEM_KINDS
 
 if TYPE_CHECKING:
     from hub.reports import Reports
@@ -48,16 +49,6 @@ __all__ = [
     "order_facts",
 ]
 
-#: Exceptions about what physically shipped: each makes an order inaccurate.
-ITEM_KINDS = ("short_ship", "wrong_item", "extra_item", "wrong_location", "lot_mismatch")
-#: Exceptions about the paperwork of a shipment: each makes an order's documents wrong.
-DOCUMENT_KINDS = (
-    "missing_tracking",
-    "bad_tracking",
-    "serial_missing",
-    "lot_missing",
-    "duplicate_serial",
-)
 #: Fulfilment requests the node has finished with (the denominator of allocation accuracy).
 CLOSED_REQUEST_STATES = ("shipped", "short_closed")
 #: Return reasons that make an order damaged.

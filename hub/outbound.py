@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -258,11 +259,14 @@ async def run_outbound(
     batch_size: int = 200,
     idle_wait: float = 0.05,
     check_every: float = 2.0,
+    expiry_every: float = 300.0,
 ) -> None:
     """Relay the ledger's outbox to the connectors until ``stop``, as the elected relay.
 
     A process that is not the leader checks again every ``check_every`` seconds; the leader checks
-    that it still holds the lock as often, and stops relaying at once if it lost it.
+    that it still holds the lock as often, and stops relaying at once if it lost it. The leader
+    also sweeps expired lots every ``expiry_every`` seconds, so their units leave the channels'
+    available-to-promise when they expire (:func:`hub.ledger.lots.refresh_expired`).
     """
     from hub.release.candidates import LedgerReader
 
@@ -280,11 +284,14 @@ async def run_outbound(
             relay = asyncio.create_task(
                 run_relay(source, bus, stop=resign, batch_size=batch_size, idle_wait=idle_wait)
             )
+            swept = await _sweep_expired_lots(runtime, None)
             while not stop.is_set() and not relay.done():
                 await _wait(stop, check_every)
                 if not await asyncio.to_thread(leadership.still_held):
                     log.warning("lost the outbox relay lock; another worker takes over")
                     break
+                if time.monotonic() - swept[1] >= expiry_every:
+                    swept = await _sweep_expired_lots(runtime, swept[0])
             resign.set()
             try:
                 await relay
@@ -294,6 +301,20 @@ async def run_outbound(
     finally:
         await asyncio.to_thread(leadership.release)
         reader.close()
+
+
+async def _sweep_expired_lots(runtime: HubRuntime, since: str | None) -> tuple[str | None, float]:
+    """One expiry sweep (lots expired after ``since``); returns where the next one starts."""
+    from hub.ledger.lots import refresh_expired
+    from hub.ledger.work import now_text
+
+    started = now_text()
+    try:
+        await asyncio.to_thread(refresh_expired, runtime.ledger, since)
+    except Exception:  # the ledger may be down; the next sweep covers this one's lots
+        log.exception("the expired-lot sweep failed; it runs again shortly")
+        return since, time.monotonic()
+    return started, time.monotonic()
 
 
 async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from canonical import Lot
 from hub.ledger.errors import InvalidMessageError
@@ -37,6 +38,7 @@ __all__ = [
     "expired_pools",
     "pick_fefo",
     "record_lot_change",
+    "refresh_expired",
     "uncommit",
 ]
 
@@ -264,3 +266,28 @@ def consume(
             shipment_id=shipment_id,
         )
         left -= take
+
+
+def refresh_expired(ledger: Any, since: str | None = None) -> list[tuple[str, str]]:
+    """Recompute the channels' available-to-promise of every SKU with a lot that expired after
+    ``since`` (any time, when None) and still holds units; changed figures reach the outbox like
+    any other change, so the channels stop selling expired stock without waiting for another
+    movement of the SKU. Returns the (tenant, SKU) pairs looked at. Run by the outbox relay's
+    leader every few minutes, and by ``hub lots expire``."""
+    stamp = now_text()
+
+    def body(work: Work) -> list[tuple[str, str]]:
+        rows = work.db.query(
+            "SELECT DISTINCT tenant, sku FROM lot_stock WHERE on_hand > 0 "
+            "AND expires_at IS NOT NULL AND expires_at <= ? AND expires_at > ? "
+            "ORDER BY tenant, sku",
+            (stamp, since or ""),
+        )
+        pairs = [(str(tenant), str(sku)) for tenant, sku in rows]
+        for tenant, sku in pairs:
+            work.sku(tenant, sku)
+            work.touched.add((tenant, sku))
+        work.finish()
+        return pairs
+
+    return list(ledger._run(body))

@@ -470,3 +470,25 @@ def test_cancelling_a_released_order_cancels_its_request_and_frees_its_lots(
         reads, "SELECT committed FROM lot_stock WHERE tenant = ? AND lot = 'NEW'", (TENANT,)
     )
     assert int(committed) == 0
+
+
+def test_a_lot_expiring_leaves_the_channels_promise_at_the_next_sweep(
+    lots: Ledger, ledger_url: str
+) -> None:
+    import time
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    soon = Lot(number="SOON", expires_at=datetime.now(UTC) + timedelta(seconds=1))
+    assert _outcomes(lots, [lot_receipt("r-soon", "SKU-L", "wh_a", 3, soon)]) == ["applied"]
+    assert [a.available for a in lots.availability(TENANT) if a.sku == "SKU-L"] == [7]
+    before = len(lots.unpublished(limit=1000))
+    time.sleep(1.2)
+    result = CliRunner().invoke(app, ["lots", "expire", "--ledger", ledger_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"sku": "SKU-L"' in result.output
+    assert [a.available for a in lots.availability(TENANT) if a.sku == "SKU-L"] == [4]
+    events = lots.unpublished(limit=1000)[before:]
+    assert [(e.event_type, e.payload["available"]) for e in events] == [("availability.changed", 4)]
