@@ -44,6 +44,10 @@ def _print_summary(summary: dict[str, Any], folder: Path) -> None:
         ("oversold units", summary["oversold_units"]),
         ("reviews / exceptions", f"{summary['reviews']} / {summary['exceptions']}"),
         ("dead letters", summary["dead_letters"]),
+        (
+            "shipment mismatches (open)",
+            ", ".join(f"{k} {v}" for k, v in summary["fulfilment_exceptions"].items()) or "none",
+        ),
         ("webhooks accepted / deliveries", f"{webhooks['accepted']} / {webhooks['deliveries']}"),
         ("duplicates delivered (applied once)", webhooks["duplicates_delivered"]),
         ("late / early deliveries", f"{webhooks['late_delivered']} / {webhooks['early_delivered']}"),

@@ -160,6 +160,10 @@ def summarize(
             "SELECT sku, SUM(reserved + shipped) FROM order_lines WHERE tenant = ? GROUP BY sku",
             (tenant,),
         ).fetchall())  # fmt: skip
+        shipment_exceptions = dict(db.execute(
+            "SELECT kind, COUNT(*) FROM fulfilment_exceptions WHERE tenant = ? AND status = 'open' "
+            "GROUP BY kind ORDER BY kind", (tenant,),
+        ).fetchall())  # fmt: skip
         latency = _latencies(db, scenario, attempts, calls)
     finally:
         db.close()
@@ -190,6 +194,7 @@ def summarize(
         "dead_letters": int(dead),
         "reviews": int(held.get("review", 0)),
         "exceptions": int(held.get("exception", 0)),
+        "fulfilment_exceptions": {str(k): int(v) for k, v in shipment_exceptions.items()},
         "webhooks": {
             "deliveries": len(scenario.deliveries),
             "attempts": len(attempts),

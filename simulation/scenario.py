@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -90,6 +90,8 @@ class Facts:
     orders: dict[str, list[str]] = field(default_factory=dict)  # channel -> order keys
     cancelled: list[str] = field(default_factory=list)
     shipped: list[str] = field(default_factory=list)
+    mispicked: list[str] = field(default_factory=list)  # the 3PL shipped another SKU for a line
+    untracked: list[str] = field(default_factory=list)  # shipped without a tracking number
     returned: list[str] = field(default_factory=list)
     refunded: list[str] = field(default_factory=list)
     price_mismatch: list[str] = field(default_factory=list)
@@ -308,16 +310,36 @@ class _Builder:
         else:
             self.amazon[-1] = AmazonOrder(spec, ((spec.placed, "Unshipped"), (at, "Canceled")))
 
+    def _mispick(self, spec: OrderSpec) -> Line:
+        """The order's first line, picked as the next regular product the order does not have."""
+        first = spec.lines[0]
+        ordered = {line.sku for line in spec.lines}
+        regular = [p for p in self.catalogue.regular if p.sku not in ordered]
+        wrong = regular[(first.line_id + len(self.facts.mispicked)) % len(regular)]
+        return replace(first, sku=wrong.sku, title=wrong.title)
+
     def _ship(self, spec: OrderSpec) -> None:
         """ShipBob ships from Cicero; EasyPost tracks the parcel; some buyers send it back."""
         at = spec.placed + self.rng.uniform(1800, 3 * 3600)
         if at > DAY - 3600:
             return
         tracking = f"9400{self.rng.randrange(10**17, 10**18)}"
+        # The warehouse gets a few wrong, at fixed places in the day (no draw from the random
+        # stream, so every other fact of a seed stays as it was): a mis-pick and a parcel whose
+        # tracking number was never uploaded; the hub must open a fulfilment exception for each.
+        picked, uploaded = spec.lines, tracking
+        nth = len(self.facts.shipped)
+        if nth % 20 == 5:
+            picked = (self._mispick(spec), *spec.lines[1:])
+            self.facts.mispicked.append(spec.key)
+        elif nth % 20 == 12:
+            uploaded = None
+            self.facts.untracked.append(spec.key)
         self.facts.shipped.append(spec.key)
         self._deliver(at, "shipbob", "shipbob", "order_shipped",
                       shipbob.shipment(spec, self.rng.randrange(10**8, 10**9),
-                                       self.rng.randrange(10**8, 10**9), 6, tracking, at),
+                                       self.rng.randrange(10**8, 10**9), 6, uploaded, at,
+                                       picked),
                       order_key=spec.key)  # fmt: skip
         tracker = f"trk_{self._hex(32)}"
         previous = "pre_transit"

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulation.orders import OrderSpec, at_time
+from simulation.orders import Line, OrderSpec, at_time
 
 __all__ = ["created_order", "shipment"]
 
 
 def shipment(
-    spec: OrderSpec, shipment_id: int, shipbob_order_id: int, fc_id: int, tracking_number: str,
-    at: float,
+    spec: OrderSpec, shipment_id: int, shipbob_order_id: int, fc_id: int,
+    tracking_number: str | None, at: float, lines: tuple[Line, ...] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """A completed Shipment, as the ``order_shipped`` webhook delivers it."""
+    """A completed Shipment, as the ``order_shipped`` webhook delivers it: ``lines`` are what the
+    warehouse picked (the order's lines unless it picked wrong), ``tracking_number`` None when the
+    carrier's number was not uploaded yet."""
     stamp = at_time(at).isoformat()
+    picked = spec.lines if lines is None else lines
     buyer = spec.buyer
     return {
         "id": shipment_id,
@@ -32,7 +35,7 @@ def shipment(
         "location": {"id": fc_id, "name": "Cicero (IL)"},
         "invoice_amount": 5.52,
         "invoice_currency_code": "USD",
-        "is_tracking_uploaded": True,
+        "is_tracking_uploaded": tracking_number is not None,
         "ship_option": "Standard",
         "require_signature": False,
         "recipient": {
@@ -48,7 +51,9 @@ def shipment(
             },
             "email": buyer.email,
         },
-        "tracking": {
+        "tracking": None
+        if tracking_number is None
+        else {
             "carrier": "USPS",
             "tracking_number": tracking_number,
             "carrier_service": "Priority",
@@ -76,7 +81,7 @@ def shipment(
                     }
                 ],
             }
-            for line in spec.lines
+            for line in picked
         ],
         "tags": [],
     }

@@ -170,3 +170,22 @@ def test_a_ledger_the_demo_did_not_make_is_left_alone(tmp_path) -> None:
     assert done.returncode == 1
     assert "did not make" in done.stderr
     assert (home / "ledger.sqlite3").read_bytes() == b"precious"
+
+
+def test_the_warehouses_mistakes_become_fulfilment_exceptions(run, scenario) -> None:
+    """Each mis-pick ships another SKU (an extra item; the ordered line stays open) and each
+    untracked parcel is a missing_tracking exception; the summary counts them as the ledger does."""
+    db, summary = run["db"], run["summary"]
+    assert scenario.facts.mispicked
+    assert scenario.facts.untracked
+    found: dict[str, set[str]] = {}
+    for kind, order_key in db.execute(
+        "SELECT kind, order_key FROM fulfilment_exceptions WHERE status = 'open'"
+    ):
+        found.setdefault(kind, set()).add(order_key)
+    assert found.get("extra_item", set()) == set(scenario.facts.mispicked)
+    assert found.get("missing_tracking", set()) == set(scenario.facts.untracked)
+    assert summary["fulfilment_exceptions"] == {kind: len(keys) for kind, keys in found.items()}
+    for key in scenario.facts.mispicked:
+        (state,) = db.execute("SELECT state FROM orders WHERE order_key = ?", (key,)).fetchone()
+        assert state != "shipped"  # the ordered item never left
