@@ -2,12 +2,12 @@
 
 ``test_poison_never_blocks_and_fixed_messages_replay_exactly_once``: every partition starts with
 poison (malformed JSON, a schema-violating order, an order with an unknown SKU, a high-value order,
-a shipment the ledger refuses) followed by clean orders.
+a refund the ledger refuses: nothing was captured) followed by clean orders.
 Pass criteria: every clean order is applied although poison sits at the head of every partition;
 each poison message lands in the dead-letter store (malformed, schema-violating, refused by the
 ledger) or the exception/review queue (unknown SKU, high value) with its reason; no entry stays
-pending. After the fix (corrected payloads, the missing SKU added, the review approved, the order
-enlarged) a replay applies each exactly once, and a second replay is a duplicate. The invariant
+pending. After the fix (corrected payloads, the missing SKU added, the review approved, the
+payment captured) a replay applies each exactly once, and a second replay is a duplicate. The invariant
 checker passes at the end.
 
 ``test_governance_review_exception_and_straight_through``: a clean order goes straight through
@@ -30,7 +30,7 @@ from router.idempotency import RedisFastPath
 from router.pipeline import Disposition
 from router.ports import RawMessage
 from router.transport.redis_streams import partition_of
-from tests.faults.hubkit import fulfillment, open_hub, order_body, process_all, raw
+from tests.faults.hubkit import open_hub, order_body, process_all, raw, stripe_capture
 from tests.faults.invariants import check_invariants
 from tests.faults.streaming import pending, publish, running_worker, wait_until
 
@@ -53,14 +53,14 @@ def _poison(partition: int) -> dict[str, RawMessage]:
     ghost = order_body(BASE + 910 + partition)
     ghost["line_items"][1]["sku"] = "GHOST-MUG"
     big = order_body(BASE + 920 + partition, quantity=100)
-    oversize = fulfillment(BASE + 930 + partition, fulfillment_id=930 + partition)
-    oversize.get("fulfillment", oversize)["line_items"][0]["quantity"] = 3  # 2 were ordered
+    # a refund of an order nothing was captured for: the ledger refuses it
+    refund = _refund(BASE + 930 + partition, partition)
     return {
         "malformed": raw(f"p{partition}-malformed", "orders/create", b'{"id": 1, "line_items": ['),
         "schema": raw(f"p{partition}-schema", "orders/create", schema),
         "unknown_sku": raw(f"p{partition}-unknown_sku", "orders/create", ghost),
         "high_value": raw(f"p{partition}-high_value", "orders/create", big),
-        "refused": raw(f"p{partition}-refused", "fulfillments/create", oversize),
+        "refused": raw(f"p{partition}-refused", "charge.refunded", refund, instance="stripe"),
     }
 
 
@@ -100,7 +100,7 @@ async def test_poison_never_blocks_and_fixed_messages_replay_exactly_once(
     prefix = f"hub-test:{uuid.uuid4().hex[:8]}"
     runtime, client = _open(str(tmp_path / "ledger.sqlite3"), prefix, redis_url)
     try:
-        # The orders the refused shipments belong to exist before the run (2 x TSHIRT each).
+        # The orders the refused refunds belong to exist before the run (2 x TSHIRT each).
         setup = [raw(f"base{p}", "orders/create", order_body(BASE + 930 + p)) for p in range(4)]
         assert all(r.terminal for r in (await process_all(runtime.router, setup)).values())
         poison = {p: _poison(p) for p in range(PARTITIONS)}
@@ -139,7 +139,7 @@ async def test_poison_never_blocks_and_fixed_messages_replay_exactly_once(
             assert "not valid JSON" in letters[messages["malformed"].id].reason
             assert "currency" in letters[messages["schema"].id].reason
             assert letters[messages["refused"].id].stage == "deliver"
-            assert "left to ship" in letters[messages["refused"].id].reason
+            assert "above what was captured" in letters[messages["refused"].id].reason
             ghost = held[messages["unknown_sku"].id]
             assert (ghost.queue, ghost.rule) == ("exception", "master_data")
             assert "GHOST-MUG" in ghost.reason
@@ -155,8 +155,14 @@ async def test_poison_never_blocks_and_fixed_messages_replay_exactly_once(
         runtime.ledger.upsert_sku("acme", "GHOST-MUG")
         runtime.ledger.apply([_receipt("GHOST-MUG", 10)])
         runtime.catalog.reload()
-        enlarged = [
-            raw(f"enlarge{p}", "orders/updated", _enlarged(BASE + 930 + p)) for p in range(4)
+        enlarged = [  # the captures the refunds need
+            raw(
+                f"capture{p}",
+                "payment_intent.succeeded",
+                stripe_capture(BASE + 930 + p, event_id=f"evt_capture_{p}"),
+                instance="stripe",
+            )
+            for p in range(4)
         ]
         assert all(
             r.dispositions == [Disposition.APPLIED]
@@ -266,8 +272,25 @@ def _open_letters(runtime: HubRuntime) -> int:
     return len(runtime.operations.dead_letters(limit=1000))
 
 
-def _enlarged(order_id: int) -> dict[str, Any]:
-    return order_body(order_id, updated_at="2026-03-02T12:00:00-05:00", quantity=3)
+def _refund(order_id: int, partition: int) -> dict[str, Any]:
+    """Stripe's ``charge.refunded`` of 23.40 USD of ``order_id`` (a partial refund)."""
+    import copy
+    import json
+
+    from tests.faults.hubkit import FIXTURES
+
+    path = FIXTURES / "stripe" / "fixtures" / "charge_refunded_partial.json"
+    data = copy.deepcopy(json.loads(path.read_text()))
+    data["id"] = f"evt_refund_{partition}"
+    charge = data["data"]["object"]
+    charge["id"] = f"ch_refund_{partition}"
+    charge["payment_intent"] = f"pi_evt_capture_{partition}"
+    charge["metadata"] = {"order_id": str(order_id), "order_channel": "shopify_us"}
+    for index, refund in enumerate(charge.get("refunds", {}).get("data", [])):
+        refund["id"] = f"re_{partition}_{index}"
+        refund["charge"] = charge["id"]
+        refund["payment_intent"] = charge["payment_intent"]
+    return data
 
 
 def _json(body: dict[str, Any]) -> bytes:
