@@ -9,7 +9,7 @@ functions; the connector only points at them through :class:`~connectors.spec.Ev
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -21,6 +21,8 @@ from canonical.events import EVENT_TYPES
 from canonical.fulfillment import FulfillmentRequest
 from connectors.errors import MissingExternalIdError, TranslationError, UnknownEventError
 from connectors.http import HttpClient, RateLimitPolicy
+from connectors.pagination import TimeWindow
+from connectors.polling import PollSpec, UnknownPollError
 from connectors.spec import (
     ConnectorConfig,
     ConnectorKind,
@@ -138,6 +140,10 @@ class Connector:
             "emits": list(cls.emits()),
             "accepts": list(cls.accepts),
             "webhooks": cls.webhook_verifier is not None,
+            "polls": {
+                name: {"event": spec.event, "windowed": spec.windowed}
+                for name, spec in sorted(cls.poll_specs().items())
+            },
         }
 
     @classmethod
@@ -154,6 +160,13 @@ class Connector:
         for name, spec in cls.events.items():
             if spec.name != name:
                 problems.append(f"events[{name!r}] is declared with name {spec.name!r}")
+        for name, poll in cls.poll_specs().items():
+            if poll.name != name:
+                problems.append(f"poll {name!r} is declared with name {poll.name!r}")
+            if poll.event not in cls.events:
+                problems.append(
+                    f"poll {name!r} translates its items as {poll.event!r}, not an event"
+                )
         return problems
 
     # -- inbound ----------------------------------------------------------------------------------
@@ -261,6 +274,19 @@ class Connector:
                 sleep=self._sleep,
             )
         return self._http
+
+    # -- scheduled reads --------------------------------------------------------------------------
+
+    @classmethod
+    def poll_specs(cls) -> dict[str, PollSpec]:
+        """The polls the hub may schedule for this connector (see :mod:`connectors.polling`)."""
+        return {}
+
+    def poll(self, name: str, window: TimeWindow | None) -> Iterator[Any]:
+        """The items of poll ``name`` (raw vendor JSON, translated as the poll's ``event``), for
+        ``window`` when the poll is windowed. Pages are followed as the vendor pages; errors follow
+        :meth:`push_availability`'s contract."""
+        raise UnknownPollError(f"connector {self.name!r} offers no poll {name!r}")
 
     # -- outbound inventory -----------------------------------------------------------------------
 

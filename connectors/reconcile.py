@@ -20,6 +20,7 @@ from canonical.envelope import Envelope
 from canonical.order import Order
 from connectors.base import Connector
 from connectors.pagination import TimeWindow
+from connectors.polling import PollSpec
 from connectors.spec import TranslationContext, Translator
 
 __all__ = ["DriftReport", "OrderChannel", "reconcile"]
@@ -83,6 +84,26 @@ class OrderChannel(Connector):
     def iter_orders(self, window: TimeWindow) -> Iterator[Any]:
         """Every order updated in ``window`` (raw vendor JSON), following the vendor's pages."""
         raise NotImplementedError(f"connector {self.name!r} does not poll orders")
+
+    @classmethod
+    def poll_specs(cls) -> dict[str, PollSpec]:
+        return {
+            **super().poll_specs(),
+            "orders": PollSpec(
+                "orders",
+                cls.reconcile_event,
+                windowed=True,
+                description="orders updated in the window (what webhooks missed, or all of them "
+                "where the channel pushes none)",
+            ),
+        }
+
+    def poll(self, name: str, window: TimeWindow | None) -> Iterator[Any]:
+        if name == "orders":
+            if window is None:
+                raise ValueError("the orders poll reads a time window")
+            return self.iter_orders(window)
+        return super().poll(name, window)
 
     def reconcile(
         self,

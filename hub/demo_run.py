@@ -3,8 +3,10 @@ the day's traffic, the drain; :mod:`hub.demo` is only the command around it.
 
 Everything here composes pieces that exist on their own: the simulation (the outside world), the
 embedded hub as ``hub run`` starts it, and the operator's view of the ledger. The Amazon poller is
-the demo's own: the hub does not poll on a schedule yet, so the demo reads ``getOrders`` through
-the Amazon connector and stores each order in the inbox as any accepted message.
+the demo's own: the hub's scheduled polls (:mod:`hub.polling`) read windows of wall-clock time,
+while the simulated day runs on its own compressed clock, so the demo reads ``getOrders`` through
+the Amazon connector for windows of simulated time and stores each order in the inbox as any
+accepted message, as :func:`hub.polling.poll_once` does.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from hub.ledger.url import parse_ledger_url
 from hub.operations.store import DeadLetterRow
 from hub.runtime import HubRuntime, call_connector
 from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_relay
+from router.ports import RawMessage
 
 __all__ = [
     "InProcessBus",
@@ -260,14 +261,18 @@ async def run_outbound(
     idle_wait: float = 0.05,
     check_every: float = 2.0,
     expiry_every: float = 300.0,
+    inbound: Callable[[list[RawMessage]], Awaitable[None]] | None = None,
 ) -> None:
     """Relay the ledger's outbox to the connectors until ``stop``, as the elected relay.
 
     A process that is not the leader checks again every ``check_every`` seconds; the leader checks
     that it still holds the lock as often, and stops relaying at once if it lost it. The leader
     also sweeps expired lots every ``expiry_every`` seconds, so their units leave the channels'
-    available-to-promise when they expire (:func:`hub.ledger.lots.refresh_expired`).
+    available-to-promise when they expire (:func:`hub.ledger.lots.refresh_expired`), and, given
+    ``inbound`` (where raw messages go: the inbox, the broker), runs the deployment's scheduled
+    polls (:mod:`hub.polling`), so one process reads each vendor however many workers run.
     """
+    from hub.polling import run_polls, scheduled_polls
     from hub.release.candidates import LedgerReader
 
     reader = LedgerReader(runtime.ledger_url)
@@ -284,6 +289,12 @@ async def run_outbound(
             relay = asyncio.create_task(
                 run_relay(source, bus, stop=resign, batch_size=batch_size, idle_wait=idle_wait)
             )
+            polls = scheduled_polls(runtime) if inbound is not None else []
+            poller = (
+                asyncio.create_task(run_polls(runtime, inbound, stop=resign, polls=polls))
+                if inbound is not None and polls
+                else None
+            )
             swept = await _sweep_expired_lots(runtime, None)
             while not stop.is_set() and not relay.done():
                 await _wait(stop, check_every)
@@ -293,6 +304,11 @@ async def run_outbound(
                 if time.monotonic() - swept[1] >= expiry_every:
                     swept = await _sweep_expired_lots(runtime, swept[0])
             resign.set()
+            if poller is not None:
+                try:
+                    await poller
+                except Exception:
+                    log.exception("the scheduled polls stopped with an error")
             try:
                 await relay
             except Exception:  # the events stay in the outbox; try again shortly

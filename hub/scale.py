@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -270,7 +270,7 @@ async def run_worker(
     if on_started is not None:
         on_started()
     try:
-        await _serve_until(runtime, stop)
+        await _serve_until(runtime, stop, inbound=RedisSink(client, config).put)
     finally:
         await broker.stop()
         await client.aclose()
@@ -293,13 +293,19 @@ async def _run_nats_worker(
     if on_started is not None:
         on_started()
     try:
-        await _serve_until(runtime, stop)
+        await _serve_until(runtime, stop, inbound=NatsSink(broker, config).put)
     finally:
         await broker.stop()
 
 
-async def _serve_until(runtime: HubRuntime, stop: asyncio.Event | None) -> None:
-    """Wait for ``stop`` while taking part in the election of the outbox relay."""
+async def _serve_until(
+    runtime: HubRuntime,
+    stop: asyncio.Event | None,
+    *,
+    inbound: Callable[[list[RawMessage]], Awaitable[None]] | None = None,
+) -> None:
+    """Wait for ``stop`` while taking part in the election of the outbox relay (whose leader
+    also runs the scheduled polls, publishing what they read through ``inbound``)."""
     stop = stop or asyncio.Event()
-    await run_outbound(runtime, stop=stop)
+    await run_outbound(runtime, stop=stop, inbound=inbound)
     await stop.wait()

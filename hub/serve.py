@@ -167,7 +167,7 @@ async def serve_embedded(
             stop=stop,
         )
     )
-    outbound = asyncio.create_task(run_outbound(runtime, stop=stop))
+    outbound = asyncio.create_task(run_outbound(runtime, stop=stop, inbound=InboxSink(inbox).put))
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     )

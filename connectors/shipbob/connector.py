@@ -19,7 +19,8 @@ from pydantic import Field, SecretStr
 from canonical.envelope import Envelope
 from canonical.fulfillment import FulfillmentRequest
 from connectors.base import Connector, load_payload
-from connectors.pagination import JsonPathPaginator, paginate
+from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
+from connectors.polling import PollSpec
 from connectors.secrets import reveal
 from connectors.shipbob import mapping
 from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
@@ -121,6 +122,23 @@ class ShipBobConnector(Connector):
         for response in paginate(fetch, JsonPathPaginator(("next",), param="Cursor")):
             page = load_payload(response.content)
             yield {**page, "counted_at": _response_time(response).isoformat()}
+
+    @classmethod
+    def poll_specs(cls) -> dict[str, PollSpec]:
+        return {
+            **super().poll_specs(),
+            "inventory": PollSpec(
+                "inventory",
+                "inventory_levels",
+                windowed=False,
+                description="every fulfilment centre's inventory levels now, as stock counts",
+            ),
+        }
+
+    def poll(self, name: str, window: TimeWindow | None) -> Iterator[Any]:
+        if name == "inventory":
+            return self.iter_inventory_levels()
+        return super().poll(name, window)
 
     def poll_inventory(self, ctx: TranslationContext) -> list[Envelope]:
         """Read every inventory level now; one ``stock.counted`` per centre and page."""

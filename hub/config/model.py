@@ -26,6 +26,7 @@ __all__ = [
     "IngressConfig",
     "LedgerConfig",
     "LocationConfig",
+    "PollSchedule",
     "Route",
     "SecretReference",
     "TenantConfig",
@@ -68,6 +69,24 @@ class ChannelConfig(BaseModel):
     )
 
 
+class PollSchedule(BaseModel):
+    """How often the hub runs one of a connector's polls (see docs/deployment.md, polling)."""
+
+    model_config = _Closed
+    every_seconds: Annotated[int, Field(ge=10, le=86_400)] = Field(
+        default=300, description="Time between the starts of two polls."
+    )
+    overlap_seconds: Annotated[int, Field(ge=0, le=86_400)] = Field(
+        default=600,
+        description="A windowed poll starts this long before the last high-water mark, for the "
+        "vendor's clock and its late writes; what it reads twice is a duplicate.",
+    )
+    backfill_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = Field(
+        default=86_400,
+        description="How far back the first windowed poll of an instance reads.",
+    )
+
+
 class ConnectorInstance(BaseModel):
     """One configured instance of a connector type, with its settings and secret references."""
 
@@ -82,6 +101,11 @@ class ConnectorInstance(BaseModel):
         default_factory=dict,
         description="Secret settings, by reference only; a list where the connector takes several "
         "(for example webhook secrets during a rotation).",
+    )
+    poll: dict[str, PollSchedule] = Field(
+        default_factory=dict,
+        description="The connector's polls to run on a schedule, by name (hub connectors list "
+        "shows each connector's polls): orders for order channels, inventory for a 3PL.",
     )
 
 

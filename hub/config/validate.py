@@ -193,6 +193,16 @@ def _check_tenant(
                 (*path, "location"),
                 f"location {instance.location!r} is not declared under tenants.{tenant_name}.locations{hint}",
             )
+        offered = connector.poll_specs()
+        for poll_name in instance.poll:
+            if poll_name not in offered:
+                hint = did_you_mean(poll_name, offered)
+                collector.add(
+                    (*path, "poll", poll_name),
+                    f"{instance.type} offers no poll {poll_name!r}{hint} "
+                    f"(its polls: {', '.join(offered) or 'none'})",
+                    key=True,
+                )
         model: type[BaseModel] = connector.config_model
         secrets = secret_fields(model)
         values: dict[str, Any] = {}

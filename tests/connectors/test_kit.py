@@ -724,3 +724,22 @@ def test_an_order_channel_without_a_reconciliation_poll_fails() -> None:
     with pytest.raises(ConformanceFailure, match="'orders/paid' is not one of the declared events"):
         check_declaration(WrongEvent)
     check_declaration(ShopifyConnector)
+
+
+def test_a_poll_translated_by_an_undeclared_event_fails_the_declaration() -> None:
+    from connectors.base import Connector
+    from connectors.polling import PollSpec
+    from connectors.shipbob.connector import ShipBobConnector
+
+    class Broken(ShipBobConnector):
+        name = "broken_polls"
+
+        @classmethod
+        def poll_specs(cls) -> dict[str, PollSpec]:
+            return {"inventory": PollSpec("inventory", "inventory_snapshot", False, "levels")}
+
+    assert "poll 'inventory' translates its items as 'inventory_snapshot', not an event" in (
+        Broken.check_declaration()
+    )
+    assert ShipBobConnector.check_declaration() == []
+    assert Connector.poll_specs() == {}
