@@ -45,18 +45,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _store(ledger: str | None) -> OperationsStore:
-    from hub.ledger.dialect import PostgresDialect, SqliteDialect
-    from hub.ledger.url import parse_ledger_url, resolve_ledger_url
+    from hub.ledger.url import open_database, parse_ledger_url, resolve_ledger_url
 
     target = parse_ledger_url(resolve_ledger_url(ledger))
     if target.kind == "sqlite" and not Path(target.location).expanduser().exists():
         errors.print(f"no ledger at {target.location}; run the hub first or pass --ledger")
         raise typer.Exit(1)
-    db: Any = (
-        SqliteDialect(target.location)
-        if target.kind == "sqlite"
-        else PostgresDialect(target.location)
-    )
+    db: Any = open_database(resolve_ledger_url(ledger))
     return OperationsStore(db)
 
 

@@ -37,8 +37,7 @@ from connectors.errors import ConnectorError
 from connectors.pagination import TimeWindow
 from connectors.polling import PollSpec
 from hub.config.model import PollSchedule
-from hub.ledger.dialect import PostgresDialect, SqliteDialect
-from hub.ledger.url import parse_ledger_url
+from hub.ledger.url import open_database
 from hub.runtime import HubRuntime
 from router.ports import RawMessage
 
@@ -137,12 +136,7 @@ class PollCursors:
     """The ``poll_cursors`` table, on a connection of its own to the ledger's database."""
 
     def __init__(self, ledger_url: str) -> None:
-        target = parse_ledger_url(ledger_url)
-        self._db: Any = (
-            SqliteDialect(target.location)
-            if target.kind == "sqlite"
-            else PostgresDialect(target.location)
-        )
+        self._db: Any = open_database(ledger_url)
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -34,8 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.fulfilment_report import CLOSED_REQUEST_STATES, ITEM_KINDS, order_facts
-from hub.ledger.dialect import PostgresDialect, SqliteDialect
-from hub.ledger.url import parse_ledger_url
+from hub.ledger.url import open_database
 
 __all__ = ["OPEN_STATES", "SHIPPED_STATES", "Overview", "Reports"]
 
@@ -117,12 +116,7 @@ class Reports:
     """Read-only reports over one ledger database (its own connection, one query at a time)."""
 
     def __init__(self, ledger_url: str) -> None:
-        target = parse_ledger_url(ledger_url)
-        self._db: Any = (
-            SqliteDialect(target.location)
-            if target.kind == "sqlite"
-            else PostgresDialect(target.location)
-        )
+        self._db: Any = open_database(ledger_url)
         self._lock = threading.Lock()
 
     def close(self) -> None:

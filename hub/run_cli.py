@@ -19,15 +19,9 @@ def _remember_deployment(runtime: Any, config: Path | None) -> None:
     with no file, the last version deployed through ``hub deploy`` is taken up again."""
     from hub.config import validate_text
     from hub.deployments import DeploymentStore
-    from hub.ledger.dialect import PostgresDialect, SqliteDialect
-    from hub.ledger.url import parse_ledger_url
+    from hub.ledger.url import open_database
 
-    target = parse_ledger_url(runtime.ledger_url)
-    db: Any = (
-        SqliteDialect(target.location)
-        if target.kind == "sqlite"
-        else PostgresDialect(target.location)
-    )
+    db: Any = open_database(runtime.ledger_url)
     try:
         store = DeploymentStore(db)
         active = store.active()

@@ -24,10 +24,9 @@ from hub.catalog import LedgerCatalog
 from hub.config.model import Deployment, Route, TenantConfig
 from hub.config.secrets import resolve_reference
 from hub.config.validate import secret_fields
-from hub.ledger.dialect import PostgresDialect, SqliteDialect
 from hub.ledger.policy import ChannelRule, ChannelStockPolicy, LedgerPolicy
 from hub.ledger.store import Ledger
-from hub.ledger.url import default_ledger_path, parse_ledger_url, resolve_ledger_url
+from hub.ledger.url import default_ledger_path, open_database, parse_ledger_url, resolve_ledger_url
 from hub.operations import OperationsStore
 from router.errors import UnroutableError
 from router.governance import GovernanceConfig
@@ -295,18 +294,9 @@ def open_runtime(
     url = resolve_ledger_url(ledger_url or deployment.ledger.url)
     ledger = Ledger(url, policy=ledger_policy(deployment), auto_migrate=auto_migrate)
     _load_master_data(ledger, deployment)
-    target = parse_ledger_url(url)
-    ops_db: Any = (
-        SqliteDialect(target.location)
-        if target.kind == "sqlite"
-        else PostgresDialect(target.location)
-    )
+    ops_db: Any = open_database(url)
     operations = OperationsStore(ops_db)
-    catalog_db: Any = (
-        SqliteDialect(target.location)
-        if target.kind == "sqlite"
-        else PostgresDialect(target.location)
-    )
+    catalog_db: Any = open_database(url)
     catalog = LedgerCatalog(lambda sql: catalog_db.query(sql))
     instances = connector_instances(deployment, registry, environ=environ, transports=transports)
     tax_quoter = DeploymentTaxQuoter(instances)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hub.ledger.errors import LedgerUrlError
 
-__all__ = ["LedgerTarget", "default_ledger_path", "parse_ledger_url", "resolve_ledger_url"]
+if TYPE_CHECKING:
+    from hub.ledger.dialect import PostgresDialect, SqliteDialect
+
+__all__ = [
+    "LedgerTarget",
+    "default_ledger_path",
+    "open_database",
+    "parse_ledger_url",
+    "resolve_ledger_url",
+]
 
 ENV_VAR = "HUB_LEDGER_URL"
 
@@ -61,3 +70,14 @@ def parse_ledger_url(url: str) -> LedgerTarget:
             "postgresql:// URL"
         )
     return LedgerTarget("sqlite", url, is_default)
+
+
+def open_database(url: str) -> SqliteDialect | PostgresDialect:
+    """A connection of its own to the ledger's database at ``url`` (reports, the operations
+    store, poll cursors, deployments: each keeps one beside the ledger's writer)."""
+    from hub.ledger.dialect import PostgresDialect, SqliteDialect
+
+    target = parse_ledger_url(url)
+    if target.kind == "sqlite":
+        return SqliteDialect(target.location)
+    return PostgresDialect(target.location)
