@@ -163,3 +163,59 @@ async def test_hub_run_polls_the_store_and_the_polled_order_reaches_the_ledger(
                 await asyncio.sleep(0.05)
             assert outcomes() == ["applied", "duplicate"]
         assert listing.called
+
+
+async def test_a_worker_at_scale_publishes_what_it_polls_and_applies_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """At scale the poll's leader publishes each item to the broker's streams (not straight to
+    its own router), so it is partitioned, acknowledged and reclaimed like a webhook."""
+    import uuid
+
+    from redis.asyncio import Redis
+
+    from tests.faults.streaming import running_worker, wait_until
+
+    prefix = f"hub-test:{uuid.uuid4().hex[:8]}"
+    document = _document({"orders": {"every_seconds": 60}})
+    document["broker"] = {
+        "kind": "redis",
+        "url": redis_url,
+        "partitions": 2,
+        "prefix": prefix,
+        "batch_size": 50,
+        "claim_idle_ms": 1000,
+    }
+    runtime = open_runtime(
+        Deployment.model_validate(document),
+        ledger_url=str(tmp_path / "ledger.sqlite3"),
+        environ=ENV,
+        auto_migrate=True,
+    )
+    client = Redis.from_url(redis_url)
+    try:
+        for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
+            runtime.ledger.upsert_sku("acme", sku)
+        runtime.ledger.apply([receipt("TSHIRT-RED-M", 10), receipt("MUG-WHITE", 10)])
+        runtime.catalog.reload()
+        with respx.mock(assert_all_called=False) as vendor:
+            vendor.get(ORDERS).mock(side_effect=lambda _: _page(paid_order(9103)))
+            async with running_worker(runtime):
+                await wait_until(
+                    lambda: runtime.ledger.order("shopify_us:9103", tenant="acme") is not None,
+                    30,
+                    "the polled order in the ledger",
+                )
+        streams = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        assert streams
+        entries = 0
+        for key in streams:
+            if (await client.type(key)) == b"stream":
+                entries += await client.xlen(key)
+        assert entries == 1  # the one polled order, through the stream
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        runtime.close()
