@@ -212,6 +212,10 @@ class _Run:
         self.letters: list[DeadLetter] = []
         self.held: list[HeldMessage] = []
         self.records: list[AuditRecord] = []
+        #: records the ledger wrote in the transaction of the effects they describe (see
+        #: ``AuditingLedger``), and the items whose ``deliver`` record is among them
+        self.committed: list[AuditRecord] = []
+        self.audited_in_ledger: set[int] = set()
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -225,21 +229,31 @@ class _Run:
         actor: str | None = None,
         details: dict[str, object] | None = None,
     ) -> None:
-        self.records.append(
-            AuditRecord(
-                tenant=raw.tenant,
-                message_id=str(envelope.message_id) if envelope else raw.id,
-                stage=stage,
-                outcome=outcome,
-                at=self.router._clock(),
-                reason=reason,
-                correlation_id=envelope.correlation_id if envelope else None,
-                trace_id=_trace_id(envelope.traceparent if envelope else raw.traceparent)
-                or trace_id_of(self.spans[raw.id]),
-                order_key=_order_key(envelope) if envelope else None,
-                actor=actor,
-                details={"raw_id": raw.id, **(details or {})},
-            )
+        self.records.append(self.record(raw, envelope, stage, outcome, reason, actor, details))
+
+    def record(
+        self,
+        raw: RawMessage,
+        envelope: Envelope | None,
+        stage: str,
+        outcome: str,
+        reason: str = "",
+        actor: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> AuditRecord:
+        return AuditRecord(
+            tenant=raw.tenant,
+            message_id=str(envelope.message_id) if envelope else raw.id,
+            stage=stage,
+            outcome=outcome,
+            at=self.router._clock(),
+            reason=reason,
+            correlation_id=envelope.correlation_id if envelope else None,
+            trace_id=_trace_id(envelope.traceparent if envelope else raw.traceparent)
+            or trace_id_of(self.spans[raw.id]),
+            order_key=_order_key(envelope) if envelope else None,
+            actor=actor,
+            details={"raw_id": raw.id, **(details or {})},
         )
 
     def dead_letter(
@@ -289,6 +303,8 @@ class _Run:
                 raise
             for raw_id in {item.raw.id for item in (*self.letters, *self.held)}:
                 self.results[raw_id].add(Disposition.RETRY, describe(exc))
+        if self.committed:
+            count_outcomes(self.committed)
         records = [*router._audit_backlog, *self.records]
         if not records:
             return
@@ -463,7 +479,10 @@ class _Run:
                     lag = (committed_at - item.raw.received_at).total_seconds()
                     RECEIVED_TO_DELIVERED.observe(max(0.0, lag))
                 self.results[item.raw.id].add(disposition, delivery.reason)
-                self.audit(item.raw, item.envelope, "deliver", disposition.value, delivery.reason)
+                if id(item) not in self.audited_in_ledger:
+                    self.audit(
+                        item.raw, item.envelope, "deliver", disposition.value, delivery.reason
+                    )
         await self._settle_fast_path(done, released)
 
     async def _apply(self, work: list[_Work]) -> list[Delivery | None]:
@@ -474,6 +493,15 @@ class _Run:
         the batch is split to one message at a time so the poison one cannot hold the others back.
         """
         envelopes = [item.envelope for item in work]
+        ledger = self.router._ledger
+        apply_audited = getattr(ledger, "apply_audited", None)
+        #: the records the ledger's last attempt wrote (the committed one, if the apply returns)
+        written: list[list[AuditRecord]] = []
+
+        def in_transaction(deliveries: Sequence[Delivery]) -> list[AuditRecord]:
+            records = self._records_in_transaction(work, deliveries)
+            written[:] = [records]
+            return records
 
         def on_retry(attempt: int, error: BaseException, delay: float) -> None:
             for item in work:
@@ -487,7 +515,13 @@ class _Run:
                 )
 
         async def apply_batch() -> Sequence[Delivery]:
-            return await asyncio.to_thread(self.router._ledger.apply, envelopes)
+            written.clear()
+            if apply_audited is not None:
+                deliveries: Sequence[Delivery] = await asyncio.to_thread(
+                    apply_audited, envelopes, in_transaction
+                )
+                return deliveries
+            return await asyncio.to_thread(ledger.apply, envelopes)
 
         try:
             deliveries = await run_with_retries(apply_batch, self.config.retry, on_retry=on_retry)
@@ -505,4 +539,38 @@ class _Run:
             return isolated
         if len(deliveries) != len(envelopes):
             raise RuntimeError("the ledger returned a different number of results than envelopes")
+        if written:
+            self._committed_with_ledger(work, deliveries, written[0])
         return list(deliveries)
+
+    def _records_in_transaction(
+        self, work: list[_Work], deliveries: Sequence[Delivery]
+    ) -> list[AuditRecord]:
+        """What the ledger writes with its commit: the records so far of the messages it applies
+        (translate, govern, deduplicate, in their order) and each effect's ``deliver`` record.
+
+        A refused message is not among them: it is dead-lettered after the commit, and its
+        records are written with the letter (a crash before that redelivers it whole)."""
+        effects = [
+            (item, delivery)
+            for item, delivery in zip(work, deliveries, strict=True)
+            if delivery.outcome != "rejected"
+        ]
+        raw_ids = {item.raw.id for item, _ in effects}
+        earlier = [r for r in self.records if r.details.get("raw_id") in raw_ids]
+        delivered = [
+            self.record(item.raw, item.envelope, "deliver", delivery.outcome, delivery.reason)
+            for item, delivery in effects
+        ]
+        return [*earlier, *delivered]
+
+    def _committed_with_ledger(
+        self, work: list[_Work], deliveries: Sequence[Delivery], records: list[AuditRecord]
+    ) -> None:
+        """The ledger committed ``records`` with the batch: they are not written again."""
+        done = {id(record) for record in records}
+        self.records = [r for r in self.records if id(r) not in done]
+        self.committed.extend(records)
+        for item, delivery in zip(work, deliveries, strict=True):
+            if delivery.outcome != "rejected":
+                self.audited_in_ledger.add(id(item))

@@ -7,7 +7,7 @@ the embedded default (SQLite, in-process transport) and at scale (PostgreSQL, Re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from router.audit import AuditRecord
 
 __all__ = [
     "AuditSink",
+    "AuditingLedger",
     "DeadLetter",
     "DeadLetterStore",
     "Delivery",
@@ -73,6 +74,23 @@ class Ledger(Protocol):
     """
 
     def apply(self, envelopes: Sequence[Envelope]) -> Sequence[Delivery]: ...
+
+
+class AuditingLedger(Ledger, Protocol):
+    """A ledger that also writes audit records in the transaction of the effects they describe.
+
+    ``audit`` is called inside the transaction, before its commit, with the batch's deliveries
+    (again on each attempt, so it must only build records); the records it returns commit or roll
+    back with the effects. The router uses it when the ledger has it (the hub's ledger keeps the
+    audit log in its own database), so a crash between the ledger's commit and the router's own
+    audit write cannot leave an effect without its ``deliver`` record.
+    """
+
+    def apply_audited(
+        self,
+        envelopes: Sequence[Envelope],
+        audit: Callable[[Sequence[Delivery]], Sequence[AuditRecord]],
+    ) -> Sequence[Delivery]: ...
 
 
 @dataclass(frozen=True, slots=True)

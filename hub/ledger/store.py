@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -37,6 +37,8 @@ from hub.ledger.parking import park, resume_parked
 from hub.ledger.policy import LedgerPolicy
 from hub.ledger.url import parse_ledger_url
 from hub.ledger.work import BUCKET_COLUMNS, IsolationNeeded, Work, now_text, ts
+from hub.operations.store import AUDIT_INSERT, audit_rows
+from router.audit import AuditRecord
 
 __all__ = ["ApplyResult", "Ledger", "OutboxEvent", "Outcome"]
 
@@ -151,7 +153,21 @@ class Ledger:
 
     # -- applying messages ---------------------------------------------------------------------
 
-    def apply(self, envelopes: Sequence[Envelope]) -> list[ApplyResult]:
+    def apply_audited(
+        self,
+        envelopes: Sequence[Envelope],
+        audit: Callable[[Sequence[ApplyResult]], Sequence[AuditRecord]],
+    ) -> list[ApplyResult]:
+        """:meth:`apply`, writing ``audit(results)`` to the audit log in the same transaction
+        (``router.ports.AuditingLedger``): the records commit, or roll back, with the effects."""
+        return self.apply(envelopes, audit=audit)
+
+    def apply(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        audit: Callable[[Sequence[ApplyResult]], Sequence[AuditRecord]] | None = None,
+    ) -> list[ApplyResult]:
         """Apply a batch in one transaction; one result per envelope, in order.
 
         The batch first runs *optimistically*: every idempotency key is inserted with one
@@ -173,6 +189,7 @@ class Ledger:
             try:
                 results = self._apply_optimistic(work, envelopes)
                 work.finish()
+                self._write_audit(audit, results)
                 self.db.sync()  # an error of a queued statement surfaces here, not at COMMIT
             except IsolationNeeded:
                 raise
@@ -189,12 +206,27 @@ class Ledger:
             # Once per batch: ATP events describe committed state, one per SKU and channel whose
             # figure changed, whatever number of messages of the batch moved it.
             work.finish()
+            self._write_audit(audit, results)
             return results
 
         try:
             return list(self._run(optimistic, pipeline=True))
         except IsolationNeeded:
             return list(self._run(isolated))
+
+    def _write_audit(
+        self,
+        audit: Callable[[Sequence[ApplyResult]], Sequence[AuditRecord]] | None,
+        results: list[ApplyResult],
+    ) -> None:
+        """The caller's audit records of this batch, in this transaction (the audit log lives in
+        the ledger's database; see ``hub.operations``). They are sealed into the tenant's hash
+        chain later, like every appended record."""
+        if audit is None:
+            return
+        records = audit(results)
+        if records:
+            self.db.insert_many(AUDIT_INSERT, audit_rows(records))
 
     def _apply_optimistic(self, work: Work, envelopes: Sequence[Envelope]) -> list[ApplyResult]:
         """The happy path: one statement claims every key of the batch, the batch's rows are read

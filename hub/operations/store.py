@@ -25,7 +25,14 @@ from router.audit import GENESIS_HASH, AuditRecord, chain_record, verify_chain
 from router.ports import DeadLetter, HeldMessage, RawMessage
 from router.transport.codec import decode_raw, encode_raw
 
-__all__ = ["DeadLetterRow", "HeldRow", "OperationsStore", "QueueDepth"]
+__all__ = [
+    "AUDIT_INSERT",
+    "DeadLetterRow",
+    "HeldRow",
+    "OperationsStore",
+    "QueueDepth",
+    "audit_rows",
+]
 
 DEFAULT_SLA: Mapping[str, timedelta] = {
     "exception": timedelta(hours=4),
@@ -111,6 +118,34 @@ class QueueDepth:
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
+
+
+#: Appends audit records, unsealed (see :meth:`OperationsStore.seal`). The ledger runs it too, in
+#: the transaction of the effects the records describe (``Ledger.apply_audited``).
+AUDIT_INSERT = (
+    "INSERT INTO audit_log (tenant, message_id, stage, outcome, reason, correlation_id, "
+    "trace_id, order_key, actor, details, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def audit_rows(records: Sequence[AuditRecord]) -> list[tuple[Any, ...]]:
+    """``records`` as rows of :data:`AUDIT_INSERT`."""
+    return [
+        (
+            r.tenant,
+            r.message_id,
+            r.stage,
+            r.outcome,
+            r.reason,
+            r.correlation_id,
+            r.trace_id,
+            r.order_key,
+            r.actor,
+            _json(dict(r.details)),
+            _ts(r.at),
+        )
+        for r in records
+    ]
 
 
 def _json(value: Any) -> str:
@@ -225,26 +260,7 @@ class OperationsStore:
         )
 
     def append(self, records: Sequence[AuditRecord]) -> None:
-        self._many(
-            "INSERT INTO audit_log (tenant, message_id, stage, outcome, reason, correlation_id, "
-            "trace_id, order_key, actor, details, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.tenant,
-                    r.message_id,
-                    r.stage,
-                    r.outcome,
-                    r.reason,
-                    r.correlation_id,
-                    r.trace_id,
-                    r.order_key,
-                    r.actor,
-                    _json(dict(r.details)),
-                    _ts(r.at),
-                )
-                for r in records
-            ],
-        )
+        self._many(AUDIT_INSERT, audit_rows(records))
 
     # -- dead letters ---------------------------------------------------------------------------
 

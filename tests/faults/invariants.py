@@ -19,11 +19,12 @@ every broken invariant at once, so a scenario's failure names all that went wron
   every SKU the journal touched has an ``availability.changed`` event.
 * **Audit (I-8)**: every open dead letter and held message has its audit record.
 
-One known gap can be allowed explicitly (``unaudited_effects_allowed``, for the scenarios that
-SIGKILL a worker): the router writes a batch's audit records after the ledger's commit, so a kill
-between the two leaves effects in the ledger without their ``deliver`` record (the redelivery is
-then audited as a duplicate). The checker still requires every message's terminal outcome; the gap
-is counted in ``InvariantReport.unaudited_effects`` and only tolerated up to the bound given.
+A router whose ledger cannot write audit records in its own transaction writes a batch's records
+after the ledger's commit, so a kill between the two would leave effects without their
+``deliver`` record (the redelivery then audited as a duplicate). The hub's ledger writes them with
+the effects (``Ledger.apply_audited``), so the scenarios allow no such gap; a checker run can still
+tolerate one explicitly (``unaudited_effects_allowed``), counted in
+``InvariantReport.unaudited_effects``.
 """
 
 from __future__ import annotations

@@ -8,16 +8,16 @@ allocations of the orders and the journal agree with the expected figures), and 
 pending.
 
 ``test_sigkill_at_20_random_points`` (notes CR-1, 20 seeds): the same with 300 messages a seed, in
-batches of 25 so the kill lands inside a batch, and the kill point drawn from the seed (5 to 90 %
+batches of 25 so the kill lands inside a batch, and the kill point drawn from the seed (5 to 67 %
 of the run applied, then 0 to 80 ms more, so it falls anywhere between reading, committing and
 acknowledging). Pass criteria, for every seed: the same as above, and the invariant checker passes
-(every message has a terminal outcome in the audit log, one processed row per audited effect, the
-journal sums to the positions). One known router gap is allowed and recorded, not hidden: a kill
-between the ledger's commit and the router's audit write loses the ``deliver`` records of the
-batches in flight (their redelivery is audited as a duplicate); the checker bounds it to one batch
-per subscriber (4 partitions x reader and claimer x 25) and the test records the count as the
-user property ``unaudited_effects`` (in a JUnit report). The runs are smaller than the notes' 10,000 messages so that
-the 20 seeds fit in about three minutes on two cores; each still kills a worker mid-batch.
+(every message has a terminal outcome in the audit log, exactly one processed row per audited
+effect, the journal sums to the positions). No effect may lack its ``deliver`` record: the ledger
+writes a batch's audit records in the transaction of its effects, so a kill between the ledger's
+commit and the router's acknowledgement loses none (before, the router wrote them after the commit
+and a kill there lost the records of the batches in flight). The runs are smaller than the notes'
+10,000 messages so that the 20 seeds fit in about three minutes on two cores; each still kills a
+worker mid-batch.
 """
 
 from __future__ import annotations
@@ -119,7 +119,6 @@ def test_sigkill_at_20_random_points(
     postgres_url: str,
     redis_url: str,
     seed: int,
-    request: pytest.FixtureRequest,
 ) -> None:
     """Pass criteria: see the module docstring (second scenario)."""
     rng = random.Random(seed)
@@ -127,20 +126,18 @@ def test_sigkill_at_20_random_points(
         tmp_path,
         postgres_url,
         messages=SEED_MESSAGES,
-        kill_at=rng.randint(SEED_MESSAGES // 20, SEED_MESSAGES * 9 // 10),
+        # at most two thirds: with up to 90 % and the 80 ms below, the worker sometimes applied
+        # the last messages before the kill once the ledger got faster (the kill missed the run)
+        kill_at=rng.randint(SEED_MESSAGES // 20, SEED_MESSAGES * 2 // 3),
         kill_delay=rng.uniform(0, 0.08),
         batch_size=25,
     )
     with Ledger(postgres_url) as ledger:
-        # a kill between the ledger commit and the audit write loses the deliver records of the
-        # batches in flight (a known router gap, see tests/faults/invariants.py), never an effect:
-        # at most one batch of 25 per subscriber, a reader and a claimer on each of 4 partitions
-        report = check_invariants(
-            ledger, accepted=ids, direct=2, unaudited_effects_allowed=4 * 2 * 25
-        )
+        # every effect has its deliver record, whenever the kill fell: it commits with the effect
+        report = check_invariants(ledger, accepted=ids, direct=2)
+    assert report.unaudited_effects == 0
     assert report.final["applied"] + report.final["duplicate"] == SEED_MESSAGES
     assert report.dead_letters == 0
-    request.node.user_properties.append(("unaudited_effects", report.unaudited_effects))
 
 
 def _crash_run(
