@@ -77,6 +77,9 @@ class Dialect(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def add_to_positions(self, rows: Sequence[Sequence[Any]]) -> None: ...
+    def rows_source(
+        self, rows: Sequence[Sequence[Any]], types: Sequence[str]
+    ) -> tuple[str, list[Any]]: ...
     def arm_savepoint(self, name: str) -> None: ...
     def disarm_savepoint(self) -> bool: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
@@ -147,6 +150,13 @@ class SqliteDialect(_LazySavepoint):
         """Add deltas to position rows: ``(tenant, sku, location, d_on_hand, d_allocated,
         d_in_transit, d_returns_pending, d_damaged, updated_at)`` per row."""
         self.executemany(_ADD_TO_POSITION, [(*row[3:], *row[:3]) for row in rows])
+
+    def rows_source(
+        self, rows: Sequence[Sequence[Any]], types: Sequence[str]
+    ) -> tuple[str, list[Any]]:
+        """Rows as the source of an ``INSERT``: ``VALUES (?, ...), ...`` and their values."""
+        marks = "(" + ", ".join("?" * len(types)) + ")"
+        return "VALUES " + ", ".join([marks] * len(rows)), [v for row in rows for v in row]
 
     def executescript(self, script: str) -> None:
         self.conn.executescript(script)
@@ -266,6 +276,17 @@ class PostgresDialect(_LazySavepoint):
 
     def _savepoint(self, name: str) -> None:
         self.statements(f"SAVEPOINT {name}")
+
+    def rows_source(
+        self, rows: Sequence[Sequence[Any]], types: Sequence[str]
+    ) -> tuple[str, list[Any]]:
+        """Rows as the source of an ``INSERT``: one array per column, unnested
+        (``SELECT * FROM unnest(?::text[], ...)``). The statement's text is the same whatever
+        the row count, so psycopg parses it once, where a ``VALUES`` list of a batch's rows
+        (a thousand placeholders) was parsed again for every batch."""
+        casts = ", ".join(f"?::{kind}[]" for kind in types)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        return f"SELECT * FROM unnest({casts})", columns  # noqa: S608 - type names of the caller
 
     def add_to_positions(self, rows: Sequence[Sequence[Any]]) -> None:
         """Add deltas to position rows: ``(tenant, sku, location, d_on_hand, d_allocated,

@@ -242,16 +242,17 @@ class Ledger:
         )
         inserted: set[tuple[str, str]] = set()
         for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            values = ", ".join(["(?, ?, ?, ?, 'applied', ?)"] * len(chunk))
+            # (tenant, key, message id, event type, outcome, time), in key order
+            chunk = [(*row[:4], "applied", row[4]) for row in rows[start : start + 500]]
+            source, params = self.db.rows_source(chunk, _PROCESSED_TYPES)
             inserted.update(
                 (tenant, key)
                 for tenant, key in self.db.query(
-                    "INSERT INTO processed_messages (tenant, idempotency_key, message_id, "  # noqa: S608 - placeholders only
-                    f"event_type, outcome, processed_at) VALUES {values} "
+                    "INSERT INTO processed_messages (tenant, idempotency_key, message_id, "
+                    f"event_type, outcome, processed_at) {source} "
                     "ON CONFLICT (tenant, idempotency_key) DO NOTHING "
                     "RETURNING tenant, idempotency_key",
-                    [value for row in chunk for value in row],
+                    params,
                 )
             )
         if db_reads_cost_a_round_trip(self.db):  # on SQLite a read is an in-process call
@@ -643,6 +644,9 @@ _PROCESSED_INSERT = (
     "outcome, processed_at) VALUES (?, ?, ?, ?, 'applied', ?) "
     "ON CONFLICT (tenant, idempotency_key) DO NOTHING"
 )
+
+
+_PROCESSED_TYPES = ("text",) * 6
 
 
 def _processed_row(envelope: Envelope, message_id: str, stamp: str) -> tuple[str, ...]:
