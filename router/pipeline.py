@@ -70,6 +70,8 @@ class Disposition(StrEnum):
 
 
 TERMINAL = frozenset(set(Disposition) - {Disposition.RETRY})
+#: The rules when none are configured: one (frozen) instance, not a new one per message.
+_DEFAULT_GOVERNANCE = GovernanceConfig()
 #: How many audit records a worker keeps while the audit store is unreachable (bounded memory).
 _AUDIT_BACKLOG = 100_000
 
@@ -96,7 +98,7 @@ class RawResult:
 class RouterConfig:
     """How the router treats messages: governance per route, retry policy, tenant-less defaults."""
 
-    governance: Callable[[Envelope], GovernanceConfig] = lambda _envelope: GovernanceConfig()
+    governance: Callable[[Envelope], GovernanceConfig] = lambda _envelope: _DEFAULT_GOVERNANCE
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
