@@ -46,9 +46,10 @@ class _LazySavepoint:
 
         A message that sends no statement (its writes are all deferred to the end of the batch)
         then costs no savepoint, and one that is refused before its first statement has nothing
-        to roll back. Savepoints are not released: a new one of the same name hides the older
-        one, and ``ROLLBACK TO SAVEPOINT name`` goes back to the newest, which halves the
-        statements per message; they all end with the transaction.
+        to roll back. On PostgreSQL savepoints are not released: a new one of the same name hides
+        the older one, and ``ROLLBACK TO SAVEPOINT name`` goes back to the newest, which halves
+        the statements per message; they all end with the transaction. SQLite releases the
+        previous one first (see ``SqliteDialect._savepoint``).
         """
         self._armed, self._taken = name, False
 
@@ -143,8 +144,16 @@ class SqliteDialect(_LazySavepoint):
         """Many rows of one INSERT (``executemany``: each is an in-process call on SQLite)."""
         self.executemany(sql, rows)
 
+    #: the lazy savepoint taken last in this transaction and not released yet
+    _open_savepoint: str | None = None
+
     def _savepoint(self, name: str) -> None:
+        # SQLite keeps a sub-journal per open savepoint, so a batch's worth of nested ones costs
+        # more than releasing each (an in-process call here, not a statement on the wire)
+        if self._open_savepoint == name:
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
         self.conn.execute(f"SAVEPOINT {name}")
+        self._open_savepoint = name
 
     def add_to_positions(self, rows: Sequence[Sequence[Any]]) -> None:
         """Add deltas to position rows: ``(tenant, sku, location, d_on_hand, d_allocated,
@@ -173,11 +182,11 @@ class SqliteDialect(_LazySavepoint):
         return False
 
     def commit(self) -> None:
-        self._armed, self._taken = None, False
+        self._armed, self._taken, self._open_savepoint = None, False, None
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
-        self._armed, self._taken = None, False
+        self._armed, self._taken, self._open_savepoint = None, False, None
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
