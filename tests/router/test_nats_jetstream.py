@@ -90,7 +90,13 @@ async def test_retries_back_off_and_the_cap_dead_letters(nats_config: NatsConfig
     try:
         await publish_nats(broker, nats_config, [_raw("stuck", "1")])
         await _wait_for(lambda: bool(stores.letters))
-        assert attempts == [1, 2, 3]
+        # Each attempt is numbered by the server's delivery count. Under load a delivery can go
+        # to a pull request that expired on the way (the server counts it; the handler never sees
+        # it), so the attempts the handler saw are 1, 2, 3 with at most such a gap, never more.
+        assert attempts[0] == 1
+        assert attempts == sorted(set(attempts))
+        assert 2 <= len(attempts) <= 3
+        assert attempts[-1] <= 3
         assert "delivered 4 times without a terminal outcome (cap 3)" in stores.letters[0].reason
     finally:
         await broker.stop()
