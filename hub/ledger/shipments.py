@@ -175,47 +175,57 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
     return "applied"
 
 
+_REQUEST_LINES = (
+    "SELECT r.request_id, r.location, l.seq, l.line_id, l.sku, l.quantity, l.lot, l.shipped "
+    "FROM fulfilment_requests r JOIN fulfilment_request_lines l "
+    "ON l.tenant = r.tenant AND l.request_id = r.request_id "
+)
+
+
+def _requests(rows: list[tuple[Any, ...]]) -> list[_Request]:
+    found: dict[str, _Request] = {}
+    for request_id, location, seq, line_id, sku, quantity, lot, shipped in rows:
+        request = found.setdefault(str(request_id), _Request(str(request_id), str(location), []))
+        request.lines.append(
+            _RequestLine(int(seq), str(line_id), str(sku), int(quantity), lot, int(shipped))
+        )
+    return list(found.values())
+
+
 def _load_request(work: Work, tenant: str, request_id: str) -> _Request | None:
     rows = work.db.query(
-        "SELECT location FROM fulfilment_requests WHERE tenant = ? AND request_id = ?"  # noqa: S608 - fixed SQL
+        _REQUEST_LINES
+        + "WHERE r.tenant = ? AND r.request_id = ? ORDER BY l.seq"
         + work.db.for_update,
         (tenant, request_id),
     )
-    if not rows:
-        return None
-    lines = [
-        _RequestLine(int(r[0]), str(r[1]), str(r[2]), int(r[3]), r[4], int(r[5]))
-        for r in work.db.query(
-            "SELECT seq, line_id, sku, quantity, lot, shipped FROM fulfilment_request_lines "
-            "WHERE tenant = ? AND request_id = ? ORDER BY seq",
-            (tenant, request_id),
-        )
-    ]
-    return _Request(request_id, str(rows[0][0]), lines)
+    found = _requests(rows)
+    return found[0] if found else None
 
 
 def _request_of(work: Work, tenant: str, key: str, shipment: Shipment) -> _Request | None:
     """The request a shipment serves: the one it names, else the order's one open request at
-    the shipment's node (None when the order was not released through the hub)."""
-    if shipment.request_id is not None:
-        found = _load_request(work, tenant, shipment.request_id)
-        if found is not None:
-            return found
-    rows = work.db.query(
-        "SELECT request_id FROM fulfilment_requests WHERE tenant = ? AND order_key = ? "
-        "AND status IN (?, ?) AND location = ? ORDER BY requested_at",
-        (tenant, key, *_OPEN, shipment.location),
-    )
-    if len(rows) == 1:
-        return _load_request(work, tenant, str(rows[0][0]))
-    if not rows:  # shipped from a node the order was not released to?
-        rows = work.db.query(
-            "SELECT request_id FROM fulfilment_requests WHERE tenant = ? AND order_key = ? "
-            "AND status IN (?, ?) ORDER BY requested_at",
+    the shipment's node, else the order's one open request anywhere (None when the order was not
+    released through the hub). One statement reads the order's open requests with their lines."""
+    open_requests = _requests(
+        work.db.query(
+            _REQUEST_LINES + "WHERE r.tenant = ? AND r.order_key = ? AND r.status IN (?, ?) "
+            "ORDER BY r.requested_at, r.request_id, l.seq" + work.db.for_update,
             (tenant, key, *_OPEN),
-        )
-        if len(rows) == 1:
-            return _load_request(work, tenant, str(rows[0][0]))
+        ),
+    )
+    if shipment.request_id is not None:
+        named = [r for r in open_requests if r.request_id == shipment.request_id]
+        if named:
+            return named[0]
+        closed = _load_request(work, tenant, shipment.request_id)
+        if closed is not None:
+            return closed
+    here = [r for r in open_requests if r.location == shipment.location]
+    if len(here) == 1:
+        return here[0]
+    if not here and len(open_requests) == 1:  # shipped from a node it was not released to
+        return open_requests[0]
     return None
 
 
