@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,6 +78,7 @@ class Dialect(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def add_to_positions(self, rows: Sequence[Sequence[Any]]) -> None: ...
+    def execute_counted(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], int]: ...
     def rows_source(
         self, rows: Sequence[Sequence[Any]], types: Sequence[str]
     ) -> tuple[str, list[Any]]: ...
@@ -143,6 +144,11 @@ class SqliteDialect(_LazySavepoint):
     def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Many rows of one INSERT (``executemany``: each is an in-process call on SQLite)."""
         self.executemany(sql, rows)
+
+    def execute_counted(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], int]:
+        """Run one statement; a function giving its row count (here known at once)."""
+        count = self.execute(sql, params)
+        return lambda: count
 
     #: the lazy savepoint taken last in this transaction and not released yet
     _open_savepoint: str | None = None
@@ -225,6 +231,8 @@ class PostgresDialect(_LazySavepoint):
         #: the write transaction's cursors (writes, whose results nobody reads; reads)
         self._writer: Any = None
         self._reader: Any = None
+        #: the cursors of ``execute_counted`` statements in this transaction
+        self._counted: list[Any] = []
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
@@ -315,6 +323,19 @@ class PostgresDialect(_LazySavepoint):
             [list(column) for column in zip(*rows, strict=True)],
         )
 
+    def execute_counted(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], int]:
+        """Run one statement; a function giving its row count once it has run. In pipeline mode
+        the statement is only queued (no round trip): read the count after :meth:`sync`."""
+        if self._writer is None:
+            count = self.execute(sql, params)
+            return lambda: count
+        if self._armed:
+            self._take_savepoint()
+        cursor = self.conn.cursor()  # its own cursor: the shared writer's result is overwritten
+        self._counted.append(cursor)
+        cursor.execute(self._sql(sql), tuple(params))
+        return lambda: int(cursor.rowcount)
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Many rows of one statement, pipelined by psycopg (one round trip, not one per row)."""
         if self._armed:
@@ -386,7 +407,8 @@ class PostgresDialect(_LazySavepoint):
     def _end_transaction(self) -> None:
         self._in_transaction = False
         self._armed, self._taken = None, False
-        cursors, self._writer, self._reader = (self._writer, self._reader), None, None
+        cursors = [self._writer, self._reader, *self._counted]
+        self._writer, self._reader, self._counted = None, None, []
         for cursor in cursors:
             if cursor is not None:
                 with contextlib.suppress(Exception):

@@ -191,6 +191,7 @@ class Ledger:
                 work.finish()
                 self._write_audit(audit, results)
                 self.db.sync()  # an error of a queued statement surfaces here, not at COMMIT
+                work.check_created_rows()
             except IsolationNeeded:
                 raise
             except MessageRejectedError as error:

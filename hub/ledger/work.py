@@ -9,6 +9,7 @@ writes the journal row, so the journal always sums to the positions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +130,8 @@ class Work:
     #: put the copy back (undo log), so its changes are not in the difference.
     _position_base: dict[tuple[str, str, str], Position] = field(default_factory=dict)
     _position_stamp: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: the row counts of the INSERTs that created position rows in this pass (read after sync)
+    _created_rows: list[Callable[[], int]] = field(default_factory=list)
 
     # -- master data (cached for the batch) ----------------------------------------------------
 
@@ -297,24 +300,22 @@ class Work:
                 self._position_stamp[row] = stamp
                 cached[location] = new
                 return new
-            # A new row: one statement creates it with the deltas (or adds them to a row another
-            # transaction created meanwhile) and reads what it holds now.
-            rows = self.db.query(
-                "INSERT INTO positions (tenant, sku, location, on_hand, allocated, in_transit, "
-                "returns_pending, damaged, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant, sku, location) DO UPDATE SET "
-                "on_hand = positions.on_hand + excluded.on_hand, "
-                "allocated = positions.allocated + excluded.allocated, "
-                "in_transit = positions.in_transit + excluded.in_transit, "
-                "returns_pending = positions.returns_pending + excluded.returns_pending, "
-                "damaged = positions.damaged + excluded.damaged, updated_at = excluded.updated_at "
-                "RETURNING on_hand, allocated, in_transit, returns_pending, damaged, safety_stock",
-                (tenant, sku, location, *values, stamp),
+            # A new row (there was none when the batch locked the SKU's rows): a queued INSERT
+            # creates it at zero (no round trip; the row is then this transaction's) and the
+            # movement goes with the batch's net change like any other. If another transaction
+            # created the row meanwhile, the INSERT inserts nothing and this pass decided on a
+            # wrong copy: ``check_created_rows`` sends the batch to the isolated pass.
+            self._created_rows.append(
+                self.db.execute_counted(
+                    "INSERT INTO positions (tenant, sku, location, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (tenant, sku, location) DO NOTHING",
+                    (tenant, sku, location, stamp),
+                )
             )
-            cached[location] = Position(*(int(v) for v in rows[0]))
-            # the row as written now is the base of its later (netted) changes in this batch
-            self._position_base[(tenant, sku, location)] = cached[location]
-            return cached[location].copy()
+            self._position_base[(tenant, sku, location)] = Position()
+            self._position_stamp[(tenant, sku, location)] = stamp
+            cached[location] = new
+            return new
         update = (
             "UPDATE positions SET on_hand = on_hand + ?, allocated = allocated + ?, "
             "in_transit = in_transit + ?, returns_pending = returns_pending + ?, "
@@ -604,6 +605,14 @@ class Work:
             del self._deferred[sql][mark.get(sql, 0) :]
             if not self._deferred[sql]:
                 del self._deferred[sql]
+
+    def check_created_rows(self) -> None:
+        """After the pass's statements have run (``sync``): every position row it created at
+        zero was really created by it. One that another transaction created meanwhile means a
+        message decided on a copy that lacked that transaction's stock: redo the batch isolated
+        (statement by statement, reading every row)."""
+        if any(count() == 0 for count in self._created_rows):
+            raise IsolationNeeded("a position row this batch created was created concurrently")
 
     def flush_positions(self) -> None:
         """Write the batch's net change of every cached position row it changed, in one

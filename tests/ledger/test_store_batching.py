@@ -11,6 +11,7 @@ import pytest
 from canonical import MovementKind
 from hub.ledger import Ledger
 from hub.ledger.dialect import COPY_THRESHOLD, PostgresDialect
+from hub.ledger.work import Work
 from tests.ledger.conftest import as_url
 from tests.ledger.factory import (
     TENANT,
@@ -186,3 +187,38 @@ def test_insert_many_raises_an_error_queued_before_it(dialect: PostgresDialect) 
         dialect.insert_many("INSERT INTO notes (id, body, n) VALUES (?, ?, ?)", rows)
     dialect.rollback()
     assert dialect.query("SELECT id, body FROM notes ORDER BY id") == [(1, "kept")]
+
+
+def test_a_position_row_created_meanwhile_by_another_worker_redoes_the_batch(
+    postgres_url: str,
+) -> None:
+    """The batch creates (SKU-B, wh_b) without reading it back; another worker created the row
+    (with stock) after this batch locked SKU-B's rows, so the order would have been sourced
+    against the wrong copy: the batch is redone isolated and sees the other worker's stock."""
+    url = as_url(postgres_url)
+    Ledger.migrate(url)
+    with Ledger(url) as ledger, Ledger(url) as other:
+        setup_master_data(ledger)  # no backorders: an order beyond the stock is refused
+        prefetch = ledger.db  # the first worker's connection
+        interleaved = []
+        original = Work.prefetch_positions
+
+        def prefetch_then_the_other_worker(work: Work, tenant: str, skus: list[str]) -> None:
+            original(work, tenant, skus)
+            if work.db is prefetch and not interleaved:  # once, between lock and create
+                interleaved.append(other.apply([receipt("elsewhere", "SKU-B", "wh_b", 7)]))
+
+        Work.prefetch_positions = prefetch_then_the_other_worker  # type: ignore[method-assign]
+        try:
+            results = ledger.apply(
+                [receipt("r1", "SKU-B", "wh_b", 5), order("o1", [("1", "SKU-B", 10)])]
+            )
+        finally:
+            Work.prefetch_positions = original  # type: ignore[method-assign]
+        assert [r.outcome for r in interleaved[0]] == ["applied"]
+        assert [r.outcome for r in results] == ["applied", "applied"]
+        assert _buckets(ledger, "SKU-B", "wh_b") == (12, 10)  # 5 + 7, and all 10 allocated
+        view = ledger.order("web:o1", TENANT)
+        assert view is not None
+        assert [line["status"] for line in view["lines"]] == ["allocated"]
+        _journal_matches_positions(ledger)
