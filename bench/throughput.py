@@ -1,12 +1,14 @@
 """End-to-end router throughput on Redis Streams and PostgreSQL, next to the floor.
 
-    python -m bench.throughput [--messages 20000] [--json]
+    python -m bench.throughput [--messages 20000] [--json] [--ledger-only]
 
 The hub: a mixed workload (orders from three channels, stock receipts, shipments, tracking,
 payments) is preloaded on Redis Streams as raw messages, then one worker drains it through the full
 router (translate and validate, govern, pipelined Redis fast path, the PostgreSQL ledger, dead
 letters, holds and audit) with FastStream consumers. The floor (bench/floor.py) does only the
 unavoidable work on the same messages in the same run. Both are messages per second of wall time.
+``--ledger-only`` applies the same workload straight to the PostgreSQL ledger instead (no router,
+no transport, no floor): the ledger's own rate, for telling its time from the router's.
 """
 
 from __future__ import annotations
@@ -214,14 +216,60 @@ async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int)
     return len(envelopes) / elapsed
 
 
+def run_ledger_only(envelopes: list[Envelope], *, postgres_url: str, batch: int) -> float:
+    """The same workload applied straight to the PostgreSQL ledger (``Ledger.apply`` per batch,
+    one thread, no router, no transport): what the ledger alone takes."""
+    from hub.ledger.store import Ledger
+
+    Ledger.migrate(postgres_url)
+    with Ledger(postgres_url) as ledger:
+        for location in LOCATIONS:
+            ledger.upsert_location(TENANT, location)
+        for channel in CHANNELS:
+            ledger.upsert_channel(TENANT, channel)
+        for sku in SKUS:
+            ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+        started = time.perf_counter()
+        for start in range(0, len(envelopes), batch):
+            ledger.apply(envelopes[start : start + batch])
+        elapsed = time.perf_counter() - started
+    return len(envelopes) / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--ledger-only",
+        action="store_true",
+        help="only apply the workload straight to the PostgreSQL ledger (no router, no floor)",
+    )
     args = parser.parse_args()
 
     envelopes = list(mixed_workload(args.messages))
+    if args.ledger_only:
+        name = f"bench_throughput_{os.getpid()}_ledger"
+        try:
+            rate = run_ledger_only(
+                envelopes, postgres_url=_database(ADMIN_URL, name), batch=args.batch
+            )
+        finally:
+            _drop(ADMIN_URL, name)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "messages": args.messages,
+                        "batch": args.batch,
+                        "ledger_msgs_per_s": round(rate, 1),
+                    }
+                )
+            )
+        else:
+            print(f"ledger: {rate:8.1f} msg/s  (the workload applied straight to Ledger.apply)")
+        return
     encoded = [e.model_dump_json().encode() for e in envelopes]
     name = f"bench_throughput_{os.getpid()}"
     floor_db = _database(ADMIN_URL, name + "_floor")
