@@ -422,9 +422,11 @@ class PostgresDialect(_LazySavepoint):
             self._end_transaction()
 
     def rollback(self) -> None:
-        self._end_transaction()
-        if self._pipeline is not None:
-            self._end_pipeline(LedgerUnavailableError("transaction rolled back"))
+        try:
+            if self._pipeline is not None:  # before the cursors close: results still arrive
+                self._end_pipeline(LedgerUnavailableError("transaction rolled back"))
+        finally:
+            self._end_transaction()
         if self.conn.closed or self.conn.broken:  # the server already ended the transaction
             return
         if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
