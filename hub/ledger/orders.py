@@ -18,6 +18,7 @@ from canonical import (
     Envelope,
     MovementKind,
     Order,
+    Shipment,
 )
 from canonical.order import FulfillmentType, PaymentStatus
 from hub.ledger.errors import OrderNotYetKnownError, UnknownSkuError
@@ -179,12 +180,16 @@ def prefetch(work: Work, envelopes: list[Envelope]) -> None:
     every worker. Anything the batch touches that is not here is read as usual.
     """
     by_tenant: dict[str, tuple[set[str], set[str]]] = {}
+    shipments: dict[str, list[Shipment]] = {}
     for envelope in envelopes:
         keys, skus = by_tenant.setdefault(envelope.tenant, (set(), set()))
         key = _payload_order_key(envelope.payload)
         if key is not None:
             keys.add(key)
         skus.update(_payload_skus(envelope.payload))
+        if isinstance(envelope.payload, Shipment):
+            shipments.setdefault(envelope.tenant, []).append(envelope.payload)
+    _prefetch_fulfilment(work, shipments)
     for tenant, (keys, skus) in by_tenant.items():
         ordered = sorted(keys)
         for key, row in _select_orders(work, tenant, ordered).items():
@@ -227,6 +232,33 @@ def prefetch(work: Work, envelopes: list[Envelope]) -> None:
         work.prefetch_positions(tenant, known)
     for absent in [pair for pair, stored_row in work.cached_orders.items() if stored_row is None]:
         work.cached_lines.setdefault(absent, {})
+
+
+def _prefetch_fulfilment(work: Work, shipments: dict[str, list[Shipment]]) -> None:
+    """Which of the batch's shipments are recorded already, and which of their orders have an
+    open fulfilment request: two statements per batch, so a shipment of an order the hub did not
+    release (most of them, where a channel or 3PL ships by itself) reads nothing of its own."""
+    work.shipments_known, work.orders_with_requests = set(), set()
+    for tenant, payloads in shipments.items():
+        ids = sorted({shipment.shipment_id for shipment in payloads})
+        work.shipments_known.update(
+            (tenant, str(row[0]))
+            for row in work.select_in(
+                "SELECT shipment_id FROM shipments WHERE tenant = ? AND shipment_id IN ({marks})",
+                tenant,
+                ids,
+            )
+        )
+        keys = sorted({shipment.order.key for shipment in payloads})
+        work.orders_with_requests.update(
+            (tenant, str(row[0]))
+            for row in work.select_in(
+                "SELECT DISTINCT order_key FROM fulfilment_requests WHERE tenant = ? "
+                "AND status IN ('open', 'partially_shipped') AND order_key IN ({marks})",
+                tenant,
+                keys,
+            )
+        )
 
 
 def _select_orders(work: Work, tenant: str, keys: list[str]) -> dict[str, dict[str, Any] | None]:

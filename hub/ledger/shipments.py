@@ -161,6 +161,8 @@ def apply_fulfillment_request(work: Work, envelope: Envelope) -> str:
             work.message_id,
         ),
     )
+    if work.orders_with_requests is not None:
+        work.orders_with_requests.add((tenant, key))
     work.db.execute(
         "UPDATE orders SET released = 1 WHERE tenant = ? AND order_key = ?", (tenant, key)
     )
@@ -206,7 +208,15 @@ def _load_request(work: Work, tenant: str, request_id: str) -> _Request | None:
 def _request_of(work: Work, tenant: str, key: str, shipment: Shipment) -> _Request | None:
     """The request a shipment serves: the one it names, else the order's one open request at
     the shipment's node, else the order's one open request anywhere (None when the order was not
-    released through the hub). One statement reads the order's open requests with their lines."""
+    released through the hub). One statement reads the order's open requests with their lines,
+    none when the batch's prefetch knows the order has no open request."""
+    with_requests = work.orders_with_requests
+    if (
+        with_requests is not None
+        and shipment.request_id is None
+        and (tenant, key) not in with_requests
+    ):
+        return None
     open_requests = _requests(
         work.db.query(
             _REQUEST_LINES + "WHERE r.tenant = ? AND r.order_key = ? AND r.status IN (?, ?) "
@@ -324,6 +334,9 @@ def _known_shipment(work: Work, tenant: str, shipment: Shipment) -> bool:
     """A shipment already recorded (a new delivery of an update to it, such as tracking added
     later): the same lines update its tracking and settle a missing-tracking exception; other
     lines are refused, since they would ship the units twice."""
+    known = work.shipments_known
+    if known is not None and (tenant, shipment.shipment_id) not in known:
+        return False  # prefetched: not recorded when the batch began, nor by it since
     rows = work.db.query(
         "SELECT tracking FROM shipments WHERE tenant = ? AND shipment_id = ?"  # noqa: S608 - fixed SQL
         + work.db.for_update,
@@ -722,6 +735,8 @@ def _tracking_findings(shipment: Shipment) -> list[_Finding]:
 def _store_shipment(
     work: Work, tenant: str, key: str, shipment: Shipment, request: _Request | None
 ) -> None:
+    if work.shipments_known is not None:
+        work.shipments_known.add((tenant, shipment.shipment_id))
     work.db.execute(
         "INSERT INTO shipments (tenant, shipment_id, order_key, location, request_id, carrier, "
         "service, tracking, shipped_at, closes_request, message_id) "

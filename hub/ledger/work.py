@@ -123,6 +123,13 @@ class Work:
     _undo_seen: set[tuple[str, Any]] = field(default_factory=set)
     #: orders first stored by the current message; messages parked for them are applied next
     new_orders: list[tuple[str, str]] = field(default_factory=list)
+    #: Optimistic pass (``orders.prefetch``): negative knowledge that spares a shipment its reads.
+    #: ``None`` until prefetched. The shipment ids of the batch already recorded when the batch
+    #: began, and the orders that then had an open fulfilment request; what the batch itself
+    #: records or releases is added as it goes (a rolled-back message leaves its entries, which
+    #: only costs the read they would have spared).
+    shipments_known: set[tuple[str, str]] | None = None
+    orders_with_requests: set[tuple[str, str]] | None = None
     #: Optimistic pass: each cached position row the batch changed, as it was in the database
     #: when this transaction locked (or created) it, and when it last changed. Its net change
     #: (the batch copy minus this) is written once per row before the batch ends

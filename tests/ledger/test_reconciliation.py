@@ -492,3 +492,18 @@ def test_a_lot_expiring_leaves_the_channels_promise_at_the_next_sweep(
     assert [a.available for a in lots.availability(TENANT) if a.sku == "SKU-L"] == [4]
     events = lots.unpublished(limit=1000)[before:]
     assert [(e.event_type, e.payload["available"]) for e in events] == [("availability.changed", 4)]
+
+
+def test_a_shipment_and_its_update_in_one_batch_ship_once(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    """The batch's prefetch knew neither; the first records the shipment, the second must see it."""
+    lines = [line("l1", "SKU-A", 3), line("l2", "SKU-B", 1)]
+    first = shipped("s1", "1", "wh_a", lines, tracking=[])
+    update = shipped("s1", "1", "wh_a", lines, tracking=[UPS])
+    assert _outcomes(released, [first, update]) == ["applied", "applied"]
+    assert _position(released, "SKU-A", "wh_a") == (7, 0)
+    assert _exceptions(reads, "open") == []
+    assert [e["kind"] for e in reads.fulfilment_exceptions(TENANT, "resolved")] == [
+        "missing_tracking"
+    ]
