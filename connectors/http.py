@@ -244,6 +244,10 @@ class HttpClient:
         self.backoff_max = backoff_max
         self.rate_limit = rate_limit
         self.sleep = sleep or time.sleep
+        #: Requests that may have reached the vendor without the hub learning the outcome (the
+        #: answer timed out or the connection broke after sending): a level the vendor applies
+        #: late can overwrite a newer one, so the hub re-sends the current level afterwards.
+        self.uncertain = 0
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -327,7 +331,9 @@ class HttpClient:
             started = time.monotonic()
             try:
                 response = self._client.send(request)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
+                if not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                    self.uncertain += 1  # sent, perhaps applied: we will never know
                 OUTBOUND_CALLS.labels(self.connector, operation, "timeout").inc()
                 error: ConnectorError = ConnectorTimeout(
                     f"{_where(request)} timed out", connector=self.connector, operation=operation
@@ -336,6 +342,8 @@ class HttpClient:
                 span.set_attribute("error.type", error.code)
                 raise error from None
             except httpx.TransportError as exc:
+                if isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
+                    self.uncertain += 1
                 OUTBOUND_CALLS.labels(self.connector, operation, "error").inc()
                 error = UpstreamUnavailable(
                     f"{_where(request)} failed: {type(exc).__name__}",

@@ -117,6 +117,12 @@ class ConnectorConfig(BaseModel):
     max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
         default=4, description="Attempts per outbound call, counting the first one."
     )
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=30.0,
+        description="After a push whose answer was lost (a timeout once sent), how long the "
+        "vendor may still apply it: the hub sends the current level again that long after the "
+        "next push that succeeds, so a late write of an older level does not stick. 0: never.",
+    )
 
 
 def config_error_message(connector: str, error: ValidationError) -> str:

@@ -70,6 +70,12 @@ def _count_push(event: OutboxEvent, _destination: str, outcome: str, _reason: st
         AVAILABILITY_PUSH_DELAY.observe(max(0.0, (datetime.now(UTC) - created).total_seconds()))
 
 
+SETTLING_PUSHES = Counter(
+    "hub_settling_pushes",
+    "Current levels re-sent after a push whose answer was lost (LevelSettler), by channel.",
+    ["channel"],
+)
+
 #: The advisory lock key the relay's leader holds ("hubrelay" as a big-endian int64).
 RELAY_LOCK_KEY = int.from_bytes(b"hubrelay", "big")
 
@@ -108,12 +114,72 @@ class InProcessBus:
         await self._dispatcher.dispatch(events)
 
 
-def _push_action(runtime: HubRuntime, connector: Any, channel: str) -> OutboundAction:
+class LevelSettler:
+    """Re-sends a channel's current level after a push whose outcome was lost.
+
+    A push that timed out after it was sent may still be applied by the vendor, later, after a
+    newer level: the channel would then offer the older, often higher, figure until the SKU next
+    changes. Levels are absolute, so the cure is to send the ledger's current level again once the
+    late write must have landed: ``settle_seconds`` (the connector's setting) after the next push
+    of that SKU that succeeds. A settling push that is itself uncertain settles again, a few times.
+    """
+
+    ROUNDS = 5
+
+    def __init__(self, runtime: HubRuntime) -> None:
+        self._runtime = runtime
+        self._uncertain: set[tuple[int, str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def push(self, connector: Any, channel: str, tenant: str, sku: str, level: int) -> None:
+        """One push; notes an uncertain outcome, and settles after a success that follows one."""
+        key = (id(connector), tenant, sku)
+        before = connector.http.uncertain
+        ids = self._runtime.catalog.external_ids(tenant, channel, sku)
+        try:
+            await call_connector(connector.push_availability, sku, level, external_ids=ids)
+        finally:
+            if connector.http.uncertain != before:
+                self._uncertain.add(key)
+        if key in self._uncertain and connector.config.settle_seconds > 0:
+            self._uncertain.discard(key)
+            task = asyncio.create_task(self._settle(connector, channel, tenant, sku))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, connector: Any, channel: str, tenant: str, sku: str) -> None:
+        for _ in range(self.ROUNDS):
+            await asyncio.sleep(connector.config.settle_seconds)
+            current = await asyncio.to_thread(
+                self._runtime.ledger.availability, tenant, sku=sku, channel=channel
+            )
+            if not current:
+                return
+            before = connector.http.uncertain
+            ids = self._runtime.catalog.external_ids(tenant, channel, sku)
+            try:
+                await call_connector(
+                    connector.push_availability, sku, current[0].available, external_ids=ids
+                )
+            except Exception:  # noqa: BLE001 - logged; the next round (or the next push) repairs
+                log.warning("settling %s's level on %s failed; trying again", sku, channel)
+                continue
+            SETTLING_PUSHES.labels(channel).inc()
+            if connector.http.uncertain == before:
+                return
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _push_action(settler: LevelSettler, connector: Any, channel: str) -> OutboundAction:
     async def push(event: OutboxEvent) -> None:
         sku = str(event.payload["sku"])
-        available = int(event.payload["available"])
-        ids = runtime.catalog.external_ids(event.tenant, channel, sku)
-        await call_connector(connector.push_availability, sku, available, external_ids=ids)
+        await settler.push(connector, channel, event.tenant, sku, int(event.payload["available"]))
 
     return push
 
@@ -142,15 +208,19 @@ OUTBOUND_EVENTS = {
 }
 
 
-def dispatcher_for(runtime: HubRuntime, *, reader: Any = None) -> Dispatcher:
+def dispatcher_for(
+    runtime: HubRuntime, *, reader: Any = None, settler: LevelSettler | None = None
+) -> Dispatcher:
     """Route the ledger's events to the connector instances the deployment sends them to.
 
     Only routes ``from: ledger`` send anything out: an operator opts a live store in to pushes,
     never by default. An ``availability.changed`` event is the level of one channel, so it goes
     only to destinations selling on that channel; a released order (``order.released``, routed as
     ``fulfillment.requested``) goes only to the connector serving the node it was released to.
-    ``reader`` (a :class:`hub.release.candidates.LedgerReader`) rebuilds fulfilment requests.
+    ``reader`` (a :class:`hub.release.candidates.LedgerReader`) rebuilds fulfilment requests;
+    ``settler`` re-sends levels whose push had a lost answer (:class:`LevelSettler`).
     """
+    settler = settler or LevelSettler(runtime)
 
     def routes(event: OutboxEvent) -> list[tuple[str, OutboundAction]]:
         tenant = runtime.deployment.tenants.get(event.tenant)
@@ -171,7 +241,7 @@ def dispatcher_for(runtime: HubRuntime, *, reader: Any = None) -> Dispatcher:
                 if canonical == "availability.changed":
                     channel = str(event.payload.get("channel"))
                     if instance.channel == channel:
-                        destinations[name] = _push_action(runtime, connector, channel)
+                        destinations[name] = _push_action(settler, connector, channel)
                 elif instance.location == str(event.payload.get("location")) and reader:
                     destinations[name] = _fulfilment_action(runtime, connector, reader)
         return list(destinations.items())
@@ -277,7 +347,8 @@ async def run_outbound(
 
     reader = LedgerReader(runtime.ledger_url)
     source = LedgerOutbox(runtime.ledger)
-    bus = InProcessBus(dispatcher_for(runtime, reader=reader))
+    settler = LevelSettler(runtime)
+    bus = InProcessBus(dispatcher_for(runtime, reader=reader, settler=settler))
     leadership = RelayLeadership(runtime.ledger_url)
     try:
         while not stop.is_set():
@@ -315,6 +386,7 @@ async def run_outbound(
                 log.exception("the outbox relay failed; it restarts in %.0f s", check_every)
                 await _wait(stop, check_every)
     finally:
+        await settler.close()
         await asyncio.to_thread(leadership.release)
         reader.close()
 

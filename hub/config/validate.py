@@ -193,7 +193,7 @@ def _check_tenant(
                 (*path, "location"),
                 f"location {instance.location!r} is not declared under tenants.{tenant_name}.locations{hint}",
             )
-        offered = connector.poll_specs()
+        offered = connector.poll_specs() if instance.poll else {}
         for poll_name in instance.poll:
             if poll_name not in offered:
                 hint = did_you_mean(poll_name, offered)
