@@ -79,6 +79,10 @@ class AmazonConnector(OrderChannel):
             "ORDER_CHANGE", mapping.translate_order_change, (),
             description="A trigger to re-read the order (refresh_orders); carries no snapshot",
         ),
+        "refundEvent": EventSpec(
+            "refundEvent", mapping.translate_refund_event, ("payment.refunded",), source="poll",
+            description="One RefundEventList item of listFinancialEvents (the refunds poll)",
+        ),
     }  # fmt: skip
     accepts: ClassVar[tuple[str, ...]] = ("availability.changed",)
     reconcile_event: ClassVar[str] = "getOrder"  # a polled order translates as this

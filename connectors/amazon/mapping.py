@@ -26,10 +26,39 @@ validated by :func:`order_items` (the one reader of that response, which the pol
 also translates to no envelope: without the order header (status, dates, total) there is no
 snapshot. The standalone refresh, :meth:`AmazonConnector.fetch_order`, reads ``getOrder`` and every
 ``getOrderItems`` page and hands the composite to ``getOrder``.
+
+**Refunds** come from the Finances API (``listFinancialEvents``, polled by posted date): each item
+of ``payload.FinancialEvents.RefundEventList`` is a ``ShipmentEvent`` and is the ``refundEvent``
+payload, translated by :func:`translate_refund_event` into one ``payment.refunded``:
+
+* **Order**: ``OrderRef(instance, AmazonOrderId)``, the ref the order mapping gives the same order,
+  so the ledger books the refund against it.
+* **Amount**: what went back to the buyer, the negated sum of the buyer-facing adjustments of every
+  ``ShipmentItemAdjustmentList`` item: ``ItemChargeAdjustmentList`` (Principal, Tax, ShippingCharge,
+  ShippingTax, Giftwrap, Goodwill, RestockingFee...; negative when money goes back to the buyer)
+  plus ``PromotionAdjustmentList`` (the promotion taken back, positive) plus any event-level
+  ``OrderChargeAdjustmentList``. Left out: ``ItemFeeAdjustmentList`` (Amazon's fees to the seller,
+  not the buyer's money), ``ItemTaxWithheldList`` and charge types ``MarketplaceFacilitatorTax-*``
+  / ``TCS-*`` (tax Amazon withholds, settled between Amazon and the seller). Amounts are JSON
+  numbers (``BigDecimal``), read exactly; one event has one currency, another is refused naming
+  the field. An event whose adjustments return nothing (fees only) translates to no envelope; one
+  whose adjustments add up to a charge to the buyer is refused.
+* **Key**: ``("refund", AmazonOrderId, PostedDate (UTC), every OrderAdjustmentItemId sorted)``.
+  Amazon gives a refund no id of its own; these are its own ids and time, identical in every poll
+  of an overlapping window, so a re-poll derives duplicates, not second refunds. ``payment_id`` is
+  ``order-<AmazonOrderId>`` (Amazon names no payment); ``transaction_id`` is the adjustment ids.
+* **No return lines**: a refund event says which SKUs and how many units were refunded
+  (``SellerSKU``, ``QuantityShipped``), not whether the goods came back or were restocked, and it
+  names the adjustment (``OrderAdjustmentItemId``), not the order line. ``PaymentEvent`` has no
+  lines, and a ``return.requested`` from it would wait for an inspection no Amazon feed the hub
+  reads reports (and, under the default returns policy, hold the refund itself back), so none is
+  emitted.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 from canonical.envelope import Envelope
@@ -38,30 +67,36 @@ from canonical.order import (
     Discount,
     Order,
     OrderLine,
+    OrderRef,
     OrderTotals,
     PaymentStatus,
     ShippingLine,
     TaxLine,
 )
 from canonical.party import Address, Customer
+from canonical.payment import PaymentEventKind
 from connectors.errors import TranslationError
 from connectors.spec import TranslationContext
-from connectors.translate import Fields, build, order_envelope, unwrap
+from connectors.translate import Fields, build, order_envelope, payment_envelope, unwrap
 
 __all__ = [
     "SKIPPED_STATUSES",
     "from_canonical_inventory",
     "order_items",
     "orders_to_refresh",
+    "refund_events",
     "to_canonical_order",
     "translate_get_order",
     "translate_get_order_items",
     "translate_get_orders",
     "translate_order_change",
+    "translate_refund_event",
 ]
 
 CONNECTOR = "amazon"
 SKIPPED_STATUSES = {"Pending", "PendingAvailability"}
+#: Charge types that are tax Amazon withholds (marketplace facilitator, India's TCS), not the buyer's.
+WITHHELD_CHARGE_PREFIXES = ("MarketplaceFacilitatorTax-", "TCS-")
 
 
 def _money(obj: Fields, key: str, currency: str) -> Money | None:
@@ -296,3 +331,80 @@ def from_canonical_inventory(quantity: int, *, product_type: str = "PRODUCT") ->
             }
         ],
     }
+
+
+def refund_events(raw: Any) -> tuple[list[Any], str | None]:
+    """A listFinancialEvents response: its ``RefundEventList`` items (as sent) and its NextToken.
+
+    Every other list of ``FinancialEvents`` (shipments, fees, adjustments...) is left alone. Each
+    refund event must be an object; its fields are the translation's to check.
+    """
+    page = Fields(raw).obj("payload")
+    events = page.opt_obj("FinancialEvents")
+    refunds = [event.data for event in events.objs("RefundEventList")] if events else []
+    return refunds, page.opt_str("NextToken")
+
+
+def _amount(money: Fields, currency: list[str]) -> Decimal:
+    """A ``Currency`` object (``{"CurrencyCode", "CurrencyAmount"}``), in the event's one currency."""
+    code = money.currency("CurrencyCode")
+    if not currency:
+        currency.append(code)
+    elif code != currency[0]:
+        raise money.fail("CurrencyCode", f"is {code}, but the refund is in {currency[0]}")
+    return money.money("CurrencyAmount", code).amount
+
+
+def _charges(obj: Fields, key: str, currency: list[str]) -> Decimal:
+    total = Decimal(0)
+    for charge in obj.objs(key):
+        if charge.str("ChargeType").startswith(WITHHELD_CHARGE_PREFIXES):
+            continue
+        total += _amount(charge.obj("ChargeAmount"), currency)
+    return total
+
+
+def translate_refund_event(raw: Any, ctx: TranslationContext) -> list[Envelope]:
+    """One ``RefundEventList`` item (a ShipmentEvent): ``payment.refunded`` against its order."""
+    event = Fields(raw)
+    order_id = event.str("AmazonOrderId")
+    posted = event.time("PostedDate").astimezone(UTC)
+    items = list(event.objs("ShipmentItemAdjustmentList"))
+    if not items:
+        raise event.fail("ShipmentItemAdjustmentList", "is empty: a refund names what it adjusts")
+    currency: list[str] = []
+    adjusted = _charges(event, "OrderChargeAdjustmentList", currency)
+    adjustment_ids = []
+    for item in items:
+        adjustment_ids.append(item.id("OrderAdjustmentItemId"))
+        item.opt_str("SellerSKU")
+        item.int("QuantityShipped", 0)
+        adjusted += _charges(item, "ItemChargeAdjustmentList", currency)
+        for promotion in item.objs("PromotionAdjustmentList"):
+            adjusted += _amount(promotion.obj("PromotionAmount"), currency)
+    if adjusted > 0:
+        raise event.fail(
+            "ShipmentItemAdjustmentList",
+            f"adds up to {adjusted} {currency[0]} charged to the buyer, not refunded",
+        )
+    if adjusted == 0:
+        return []  # only fees or withheld tax moved: nothing went back to the buyer
+    ids = sorted(adjustment_ids)
+    transaction = "+".join(ids)
+    ref = build(OrderRef, "AmazonOrderId", channel=ctx.instance, external_id=order_id)
+    stamp = posted.isoformat().replace("+00:00", "Z")
+    return [
+        payment_envelope(
+            ctx,
+            CONNECTOR,
+            event.path,
+            kind=PaymentEventKind.REFUNDED,
+            source_ids=("refund", order_id, stamp, *ids),
+            provider=CONNECTOR,
+            payment_id=f"order-{order_id}",
+            transaction_id=transaction if len(transaction) <= 255 else None,
+            order=ref,
+            amount=Money(amount=-adjusted, currency=currency[0]),
+            occurred_at=posted,
+        )
+    ]

@@ -15,7 +15,7 @@ from canonical.money import Money
 from canonical.order import Order
 from connectors.amazon import AmazonConnector
 from connectors.amazon.mapping import orders_to_refresh
-from connectors.base import load_payload
+from connectors.base import dump_payload, load_payload
 from connectors.errors import TranslationError
 from connectors.pagination import TimeWindow
 from connectors.spec import TranslationContext
@@ -46,6 +46,14 @@ CTX = TranslationContext(
 WINDOW = TimeWindow(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
 
 
+def refund_sample() -> Sample:
+    """The first RefundEventList item of the documented listFinancialEvents response, as the
+    refunds poll hands it to the hub."""
+    page = load_payload((FIXTURES / "listFinancialEvents_refunds.json").read_bytes())
+    event = page["payload"]["FinancialEvents"]["RefundEventList"][0]
+    return Sample("refundEvent", dump_payload(event), "listFinancialEvents_refunds.json#refund0")
+
+
 def _orders_page(ids: list[str], token: str | None) -> httpx.Response:
     payload: dict[str, Any] = {
         "Orders": [{"AmazonOrderId": i, "OrderStatus": "Pending"} for i in ids]
@@ -55,6 +63,15 @@ def _orders_page(ids: list[str], token: str | None) -> httpx.Response:
     return httpx.Response(200, json={"payload": payload})
 
 
+#: Why the two refund behaviours stay waived now that refunds are polled (see mapping's docstring).
+REFUND_WAIVER = (
+    "Amazon refunds (Finances RefundEventList, the refunds poll) emit payment.refunded only: a "
+    "refund event names the adjustment (OrderAdjustmentItemId), not the order line, and does not "
+    "say whether the goods came back or were restocked, so there is no return with restock lines "
+    "to check"
+)
+
+
 class TestAmazonConformance(ConnectorConformance):
     connector = AmazonConnector
     valid_config = CONFIG
@@ -62,16 +79,19 @@ class TestAmazonConformance(ConnectorConformance):
         {**CONFIG, "endpoint": "https://example.com"},
         {**CONFIG, "marketplace_ids": []},
     ]
-    samples = samples_from(
-        FIXTURES,
-        {
-            "getOrders_with_items.json": "getOrders",
-            "getOrder_de_vat_included.json": "getOrder",
-            "getOrder_canceled.json": "getOrder",
-            "notification_order_change.json": "ORDER_CHANGE",
-            "getOrderItems.json": "getOrderItems",
-        },
-    )
+    samples = [
+        *samples_from(
+            FIXTURES,
+            {
+                "getOrders_with_items.json": "getOrders",
+                "getOrder_de_vat_included.json": "getOrder",
+                "getOrder_canceled.json": "getOrder",
+                "notification_order_change.json": "ORDER_CHANGE",
+                "getOrderItems.json": "getOrderItems",
+            },
+        ),
+        refund_sample(),
+    ]
     outbound = [
         OutboundCase(
             name="patchListingsItem",
@@ -81,7 +101,7 @@ class TestAmazonConformance(ConnectorConformance):
             ok=lambda: httpx.Response(
                 200, json={"sku": "MUG-BLUE", "status": "ACCEPTED", "submissionId": "f1dc2914"}
             ),
-        )
+        ),
     ]
     availability = AvailabilityCase(
         sku="MUG-BLUE",
@@ -126,8 +146,8 @@ class TestAmazonConformance(ConnectorConformance):
         "webhooks": "SP-API notifications come through SQS/EventBridge, authenticated by AWS",
         "paid_before_created": "Amazon shows an order only once paid (Pending orders are skipped)",
         "partial_fulfilment": "Amazon shipments are the hub's outbound confirmations",
-        "partial_refund_with_restock": "Amazon refunds arrive through the Finances API (not yet)",
-        "partial_refund_without_restock": "Amazon refunds arrive through the Finances API (not yet)",
+        "partial_refund_with_restock": REFUND_WAIVER,
+        "partial_refund_without_restock": REFUND_WAIVER,
         "ids_above_2_53": "Amazon ids are strings (113-5678901-2345678), never JSON numbers",
         "shop_vs_presentment_currency": "Orders v0 has one currency: the marketplace's",
         "deleted_product": "every Amazon order item carries the SellerSKU and ASIN it sold under",
@@ -136,6 +156,9 @@ class TestAmazonConformance(ConnectorConformance):
     def change(self, sample: Sample, payload: Any) -> Any:
         if sample.event in ("ORDER_CHANGE", "getOrderItems"):
             return payload  # no envelope either way: nothing to compare
+        if sample.event == "refundEvent":  # a later refund of the same items
+            payload["PostedDate"] = "2026-03-09T09:15:02Z"
+            return payload
         body = payload["payload"]
         for order in body.get("Orders", [body]):
             order["LastUpdateDate"] = "2026-03-05T10:00:00Z"
