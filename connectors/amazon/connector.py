@@ -1,8 +1,10 @@
-"""Amazon SP-API marketplace connector: order polling in, inventory quantities out.
+"""Amazon SP-API marketplace connector: order and refund polling in, inventory quantities out.
 
 Orders are polled with ``getOrders`` (``LastUpdatedAfter``/``Before``, ``NextToken`` pages) and each
 order's items with ``getOrderItems``; ``ORDER_CHANGE`` notifications (via SQS, so no signature at
-the hub's door) name orders to re-read. Quantities are set with ``patchListingsItem``. Calls carry
+the hub's door) name orders to re-read. Refunds are polled from the Finances API
+(``listFinancialEvents`` by ``PostedAfter``/``PostedBefore``, the ``refunds`` poll): each item of
+``RefundEventList`` is a ``refundEvent``. Quantities are set with ``patchListingsItem``. Calls carry
 an LWA access token (``x-amz-access-token``), fetched with the refresh token and cached until shortly
 before it expires. SP-API publishes a rate and burst per operation; :class:`OperationRateLimiter`
 spends them before a call, and a 429 still backs off with ``Retry-After`` when Amazon sends it.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
@@ -23,6 +26,7 @@ from connectors.base import load_payload
 from connectors.errors import RequestRejected, TranslationError
 from connectors.http import HttpClient, OperationRateLimiter
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
+from connectors.polling import PollSpec
 from connectors.reconcile import OrderChannel
 from connectors.secrets import reveal
 from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, TranslationContext
@@ -35,8 +39,15 @@ RATES = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),
+    "listFinancialEvents": (0.5, 30),
     "patchListingsItem": (5.0, 5),
 }
+#: listFinancialEvents refuses a PostedBefore later than two minutes before the request.
+FINANCES_SETTLE = timedelta(minutes=2)
+#: listFinancialEvents returns nothing for a PostedAfter and PostedBefore more than 180 days apart.
+FINANCES_MAX_SPAN = timedelta(days=180)
+#: The most listFinancialEvents returns in one page (its MaxResultsPerPage maximum).
+FINANCES_PAGE_SIZE = 100
 
 
 class AmazonConfig(ConnectorConfig):
@@ -92,6 +103,26 @@ class AmazonConnector(OrderChannel):
         """SP-API notifications name themselves: ``NotificationType``."""
         kind = payload.get("NotificationType") if isinstance(payload, dict) else None
         return cls._known_event(kind)
+
+    @classmethod
+    def poll_specs(cls) -> dict[str, PollSpec]:
+        return {
+            **super().poll_specs(),
+            "refunds": PollSpec(
+                "refunds",
+                "refundEvent",
+                windowed=True,
+                description="refunds posted in the window (Finances API listFinancialEvents, "
+                "RefundEventList); Amazon sends no refund notification",
+            ),
+        }
+
+    def poll(self, name: str, window: TimeWindow | None) -> Iterator[Any]:
+        if name == "refunds":
+            if window is None:
+                raise ValueError("the refunds poll reads a time window")
+            return self.iter_refunds(window)
+        return super().poll(name, window)
 
     config: AmazonConfig
     _token: tuple[str, float] | None = None
@@ -248,3 +279,45 @@ class AmazonConnector(OrderChannel):
                 if with_items and order.get("OrderStatus") not in mapping.SKIPPED_STATUSES:
                     order = {**order, "OrderItems": self.order_items(order["AmazonOrderId"])}
                 yield order
+
+    def _now(self) -> datetime:
+        """The current time (the Finances API bounds PostedBefore by it); tests replace it."""
+        return datetime.now(UTC)
+
+    def iter_refunds(self, window: TimeWindow) -> Iterator[Any]:
+        """Refund events posted in ``window`` (each a ``RefundEventList`` ShipmentEvent, raw),
+        every ``listFinancialEvents`` page followed with ``NextToken`` alone.
+
+        ``PostedBefore`` is held at two minutes before now, as Amazon requires; when that leaves
+        nothing of the window, nothing is requested (the hub's next run reads from its mark less
+        the overlap, so the last two minutes are read then). A window longer than 180 days, which
+        Amazon would answer with nothing, is read in 180-day parts.
+        """
+        end = min(window.end, self._now() - FINANCES_SETTLE)
+        if end <= window.start:
+            return
+        for part in TimeWindow(window.start, end).split(FINANCES_MAX_SPAN):
+            yield from self._refund_pages(part)
+
+    def _refund_pages(self, window: TimeWindow) -> Iterator[Any]:
+        def fetch(token: str | None) -> Any:
+            params: dict[str, Any]
+            if token:
+                params = {"NextToken": token}
+            else:
+                params = {
+                    "PostedAfter": window.start.isoformat(),
+                    "PostedBefore": window.end.isoformat(),
+                    "MaxResultsPerPage": FINANCES_PAGE_SIZE,
+                }
+            return self._call(
+                "GET", "/finances/v0/financialEvents", "listFinancialEvents", params=params
+            )
+
+        for response in paginate(fetch, JsonPathPaginator(("payload", "NextToken"))):
+            try:
+                refunds, _ = mapping.refund_events(load_payload(response.content))
+            except TranslationError as exc:
+                exc.connector, exc.operation = self.name, "listFinancialEvents"
+                raise
+            yield from refunds

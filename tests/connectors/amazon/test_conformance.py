@@ -102,6 +102,17 @@ class TestAmazonConformance(ConnectorConformance):
                 200, json={"sku": "MUG-BLUE", "status": "ACCEPTED", "submissionId": "f1dc2914"}
             ),
         ),
+        OutboundCase(
+            name="listFinancialEvents",
+            method="GET",
+            url=f"{API}/finances/v0/financialEvents",
+            call=lambda c: list(c.poll("refunds", WINDOW)),
+            ok=lambda: httpx.Response(
+                200,
+                content=(FIXTURES / "listFinancialEvents_refunds.json").read_bytes(),
+                headers={"Content-Type": "application/json"},
+            ),
+        ),
     ]
     availability = AvailabilityCase(
         sku="MUG-BLUE",
