@@ -177,6 +177,12 @@ def apply_count(work: Work, envelope: Envelope) -> str:
     return "applied" if applied else "stale"
 
 
+#: Payment states in which the channel reports the order's money collected.
+_CHANNEL_COLLECTED = frozenset(
+    {PaymentStatus.PAID.value, PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value}
+)
+
+
 def apply_payment(work: Work, envelope: Envelope) -> str:
     payment = envelope.payload
     assert isinstance(payment, PaymentEvent)
@@ -202,6 +208,10 @@ def apply_payment(work: Work, envelope: Envelope) -> str:
         order["captured_minor"] = int(order["captured_minor"]) + minor
     elif payment.kind is PaymentEventKind.REFUNDED:
         captured, refunded = int(order["captured_minor"]), int(order["refunded_minor"])
+        if order["payment_status"] in _CHANNEL_COLLECTED:
+            # a marketplace (Amazon) or a storefront's own payments collected the money and
+            # report the order paid: no capture event will come, the total was collected
+            captured = max(captured, int(order["total_minor"]))
         if refunded + minor > captured:
             raise RefundRefusedError(
                 f"refund {payment.transaction_id or payment.payment_id} of {payment.amount} "

@@ -116,6 +116,7 @@ def note_returned(work: Work, tenant: str, order_key: str, line: Line) -> None:
 
 
 _ORDER_KEYS = (
+    "total_minor",
     "source_version",
     "updated_at",
     "state",

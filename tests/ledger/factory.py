@@ -103,6 +103,7 @@ def order(
     event_type: str = "order.created",
     special: frozenset[str] = frozenset(),
     region: str | None = None,
+    payment_status: str = "pending",
 ) -> Envelope:
     """``lines`` are (line_id, sku, quantity)."""
     from canonical import Address
@@ -132,6 +133,7 @@ def order(
         totals=OrderTotals.compute(order_lines, [], currency="USD", taxes_included=False),
         cancelled_at=at(version) if event_type == "order.cancelled" else None,
         shipping_address=Address(region=region, country="US") if region else None,
+        payment_status=payment_status,
     )
     return wrap(payload, event_type, external_id, version)
 

@@ -191,6 +191,27 @@ def test_returns_inspection_and_refund_policy(ledger: Ledger) -> None:
     assert ledger.reconciliation(TENANT)["refunded_without_return"] == []
 
 
+def test_an_order_the_channel_reports_paid_can_be_refunded_up_to_its_total(
+    ledger: Ledger,
+) -> None:
+    """A marketplace collects the money itself and sends no capture: its refunds are booked up to
+    the order's total; an order still pending payment refunds nothing without a capture."""
+    setup_master_data(ledger)
+    ledger.apply(
+        [
+            receipt("r1", "SKU-A", "wh_a", 5),
+            order("1", [("l1", "SKU-A", 3)], payment_status="paid"),
+            order("2", [("l1", "SKU-A", 1)]),
+        ]
+    )
+    [first] = ledger.apply([payment(PaymentEventKind.REFUNDED, "1", "20.00", "re_1")])
+    assert first.outcome == "applied"
+    [beyond] = ledger.apply([payment(PaymentEventKind.REFUNDED, "1", "15.00", "re_2")])
+    assert beyond.code == "refund_refused"
+    [pending] = ledger.apply([payment(PaymentEventKind.REFUNDED, "2", "5.00", "re_3")])
+    assert pending.code == "refund_refused"
+
+
 def test_cycle_count_variance_and_stale_snapshot(ledger: Ledger) -> None:
     setup_master_data(ledger)
     ledger.apply([receipt("r1", "SKU-A", "wh_a", 5)])
