@@ -76,7 +76,7 @@ class PollSchedule(BaseModel):
     every_seconds: Annotated[int, Field(ge=10, le=86_400)] = Field(
         default=300, description="Time between the starts of two polls."
     )
-    overlap_seconds: Annotated[int, Field(ge=0, le=86_400)] = Field(
+    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86_400)] = Field(
         default=600,
         description="A windowed poll starts this long before the last high-water mark, for the "
         "vendor's clock and its late writes; what it reads twice is a duplicate.",
