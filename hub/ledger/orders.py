@@ -74,33 +74,59 @@ def load_lines(work: Work, tenant: str, order_key: str) -> list[Line]:
     ]
 
 
-def save_line(work: Work, tenant: str, order_key: str, line: Line) -> None:
-    """Write a line as it is now (an upsert: new lines are first written here, once sourced)."""
-    work.db.execute(
-        "INSERT INTO order_lines (tenant, order_key, line_id, sku, quantity, fulfillment_type, "
-        "location, reserved, shipped, returned, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (tenant, order_key, line_id) DO UPDATE SET sku = excluded.sku, "
-        "quantity = excluded.quantity, fulfillment_type = excluded.fulfillment_type, "
-        "location = excluded.location, reserved = excluded.reserved, shipped = excluded.shipped, "
-        "returned = excluded.returned, status = excluded.status",
-        (
-            tenant,
-            order_key,
-            line.line_id,
-            line.sku,
-            line.quantity,
-            line.fulfillment_type,
-            line.location,
-            line.reserved,
-            line.shipped,
-            line.returned,
-            line.status,
-        ),
+_LINE_UPSERT = (
+    "INSERT INTO order_lines (tenant, order_key, line_id, sku, quantity, fulfillment_type, "
+    "location, reserved, shipped, returned, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant, order_key, line_id) DO UPDATE SET sku = excluded.sku, "
+    "quantity = excluded.quantity, fulfillment_type = excluded.fulfillment_type, "
+    "location = excluded.location, reserved = excluded.reserved, shipped = excluded.shipped, "
+    "returned = excluded.returned, status = excluded.status"
+)
+
+
+def _line_row(tenant: str, order_key: str, line: Line) -> tuple[Any, ...]:
+    return (
+        tenant,
+        order_key,
+        line.line_id,
+        line.sku,
+        line.quantity,
+        line.fulfillment_type,
+        line.location,
+        line.reserved,
+        line.shipped,
+        line.returned,
+        line.status,
     )
+
+
+def save_line(work: Work, tenant: str, order_key: str, line: Line) -> None:
+    """Write a line as it is now (an upsert: new lines are first written here, once sourced).
+
+    In the optimistic pass the batch copy is the line's state, and the row is written once, with
+    its final state, when the batch ends (:func:`flush_lines`), not once per change."""
     cached = work.cached_lines.get((tenant, order_key))
     if cached is not None:
         work.remember("lines", (tenant, order_key))
         cached[line.line_id] = replace(line)
+        if work.optimistic:
+            work.dirty_lines.add((tenant, order_key, line.line_id))
+            work.batch_flushes.setdefault("order_lines", flush_lines)
+            return
+    work.db.execute(_LINE_UPSERT, _line_row(tenant, order_key, line))
+
+
+def flush_lines(work: Work) -> None:
+    """Write every order line the batch changed, as the batch copy holds it now (one statement
+    for the batch; lines a rolled-back message created are no longer in the copy)."""
+    rows = []
+    for tenant, order_key, line_id in sorted(work.dirty_lines):
+        line = work.cached_lines.get((tenant, order_key), {}).get(line_id)
+        if line is not None:
+            rows.append(_line_row(tenant, order_key, line))
+    work.dirty_lines.clear()
+    if rows:
+        work.db.executemany(_LINE_UPSERT, rows)
 
 
 def note_returned(work: Work, tenant: str, order_key: str, line: Line) -> None:

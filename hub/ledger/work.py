@@ -130,6 +130,11 @@ class Work:
     #: only costs the read they would have spared).
     shipments_known: set[tuple[str, str]] | None = None
     orders_with_requests: set[tuple[str, str]] | None = None
+    #: Optimistic pass: order lines changed in the batch copy, written once each at the batch's
+    #: end by the flush registered under a name in ``batch_flushes`` (``orders.flush_lines``);
+    #: a rolled-back message put its lines back in the copy, so the final state is written.
+    dirty_lines: set[tuple[str, str, str]] = field(default_factory=set)
+    batch_flushes: dict[str, Callable[[Work], None]] = field(default_factory=dict)
     #: Optimistic pass: each cached position row the batch changed, as it was in the database
     #: when this transaction locked (or created) it, and when it last changed. Its net change
     #: (the batch copy minus this) is written once per row before the batch ends
@@ -649,6 +654,8 @@ class Work:
     def finish(self) -> None:
         """End of the batch: write the position rows' net changes, emit ATP changes, then write
         the deferred rows (in bulk: see ``insert_many``)."""
+        for flush in list(self.batch_flushes.values()):
+            flush(self)
         self.flush_positions()
         self.flush_availability()
         self.message_succeeded()
