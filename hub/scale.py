@@ -257,7 +257,7 @@ async def run_worker(
     config = streams_config(deployment)
     client = Redis.from_url(url, max_connections=16)
     await ensure_groups(client, config)
-    broker = RedisBroker(url, logger=None)
+    broker = RedisBroker(url, logger=None)  # type: ignore[arg-type]  # None: no logging
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     attach_consumers(
         broker,

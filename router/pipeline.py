@@ -42,6 +42,7 @@ from router.ports import (
     DeadLetter,
     DeadLetterStore,
     Delivery,
+    DeliveryLike,
     HeldMessage,
     HoldQueue,
     Ledger,
@@ -303,7 +304,7 @@ class _Run:
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            for raw_id in {item.raw.id for item in (*self.letters, *self.held)}:
+            for raw_id in {i.raw.id for i in self.letters} | {i.raw.id for i in self.held}:
                 self.results[raw_id].add(Disposition.RETRY, describe(exc))
         if self.committed:
             count_outcomes(self.committed)
@@ -487,7 +488,7 @@ class _Run:
                     )
         await self._settle_fast_path(done, released)
 
-    async def _apply(self, work: list[_Work]) -> list[Delivery | None]:
+    async def _apply(self, work: list[_Work]) -> list[DeliveryLike | None]:
         """Apply the batch: one delivery per item, ``None`` for an item to retry later.
 
         Transient failures are retried in process, then left for redelivery. A failure that is not
@@ -500,7 +501,7 @@ class _Run:
         #: the records the ledger's last attempt wrote (the committed one, if the apply returns)
         written: list[list[AuditRecord]] = []
 
-        def in_transaction(deliveries: Sequence[Delivery]) -> list[AuditRecord]:
+        def in_transaction(deliveries: Sequence[DeliveryLike]) -> list[AuditRecord]:
             records = self._records_in_transaction(work, deliveries)
             written[:] = [records]
             return records
@@ -516,10 +517,10 @@ class _Run:
                     details={"attempt": attempt, "delay_s": round(delay, 3)},
                 )
 
-        async def apply_batch() -> Sequence[Delivery]:
+        async def apply_batch() -> Sequence[DeliveryLike]:
             written.clear()
             if apply_audited is not None:
-                deliveries: Sequence[Delivery] = await asyncio.to_thread(
+                deliveries: Sequence[DeliveryLike] = await asyncio.to_thread(
                     apply_audited, envelopes, in_transaction
                 )
                 return deliveries
@@ -535,7 +536,7 @@ class _Run:
                 return [None] * len(work)
             if len(work) == 1:
                 return [Delivery("rejected", describe(exc), "ledger_error")]
-            isolated: list[Delivery | None] = []
+            isolated: list[DeliveryLike | None] = []
             for item in work:
                 isolated.extend(await self._apply([item]))
             return isolated
@@ -546,7 +547,7 @@ class _Run:
         return list(deliveries)
 
     def _records_in_transaction(
-        self, work: list[_Work], deliveries: Sequence[Delivery]
+        self, work: list[_Work], deliveries: Sequence[DeliveryLike]
     ) -> list[AuditRecord]:
         """What the ledger writes with its commit: the records so far of the messages it applies
         (translate, govern, deduplicate, in their order) and each effect's ``deliver`` record.
@@ -567,7 +568,7 @@ class _Run:
         return [*earlier, *delivered]
 
     def _committed_with_ledger(
-        self, work: list[_Work], deliveries: Sequence[Delivery], records: list[AuditRecord]
+        self, work: list[_Work], deliveries: Sequence[DeliveryLike], records: list[AuditRecord]
     ) -> None:
         """The ledger committed ``records`` with the batch: they are not written again."""
         done = {id(record) for record in records}

@@ -21,6 +21,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterStore",
     "Delivery",
+    "DeliveryLike",
     "HeldMessage",
     "HoldQueue",
     "Ledger",
@@ -56,6 +57,20 @@ class Translator(Protocol):
     def translate(self, raw: RawMessage) -> list[Envelope]: ...
 
 
+class DeliveryLike(Protocol):
+    """What the router reads of the ledger's answer for one envelope (any object with these
+    fields: :class:`Delivery`, or a ledger's own result type)."""
+
+    @property
+    def outcome(self) -> str: ...  # "applied" | "duplicate" | "stale" | "parked" | "rejected"
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def code(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """The ledger's answer for one envelope."""
@@ -73,7 +88,7 @@ class Ledger(Protocol):
     of the batch still commits.
     """
 
-    def apply(self, envelopes: Sequence[Envelope]) -> Sequence[Delivery]: ...
+    def apply(self, envelopes: Sequence[Envelope]) -> Sequence[DeliveryLike]: ...
 
 
 class AuditingLedger(Ledger, Protocol):
@@ -89,8 +104,8 @@ class AuditingLedger(Ledger, Protocol):
     def apply_audited(
         self,
         envelopes: Sequence[Envelope],
-        audit: Callable[[Sequence[Delivery]], Sequence[AuditRecord]],
-    ) -> Sequence[Delivery]: ...
+        audit: Callable[[Sequence[DeliveryLike]], Sequence[AuditRecord]],
+    ) -> Sequence[DeliveryLike]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,12 +132,13 @@ async def run_with_retries(
             on_retry(state.attempt_number, error, delay)
         return delay
 
+    options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.in_process_attempts),
         wait=wait,
         retry=retry_if_exception(is_transient),
         reraise=True,
-        **({"sleep": sleep} if sleep is not None else {}),
+        **options,
     )
     async for attempt in retrying:
         with attempt:

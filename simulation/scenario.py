@@ -327,7 +327,8 @@ class _Builder:
         # The warehouse gets a few wrong, at fixed places in the day (no draw from the random
         # stream, so every other fact of a seed stays as it was): a mis-pick and a parcel whose
         # tracking number was never uploaded; the hub must open a fulfilment exception for each.
-        picked, uploaded = spec.lines, tracking
+        picked = spec.lines
+        uploaded: str | None = tracking
         nth = len(self.facts.shipped)
         if nth % 20 == 5:
             picked = (self._mispick(spec), *spec.lines[1:])
