@@ -1,9 +1,9 @@
 """Outbound wiring: the ledger's outbox, relayed in process, dispatched to connectors.
 
 When the ledger changes what a channel may sell, it writes an ``availability.changed`` event to its
-outbox in the same transaction. The relay (:func:`router.outbound.run_relay`) hands those events to
-the dispatcher, which pushes the new level to every connector instance selling on that channel, with
-retries and dead letters. Connector errors are translated to the router's transient and permanent
+outbox in the same transaction. The relay (:func:`router.outbound.run_lanes`) hands those events to
+one lane per destination, which pushes the new level to every connector instance selling on that
+channel, with retries and dead letters; a slow or throttled destination delays only its own lane. Connector errors are translated to the router's transient and permanent
 errors here, at the boundary, so the router need not know any connector.
 
 :func:`run_outbound` is what ``hub run`` and every ``hub worker`` start. Exactly one relay runs per
@@ -31,7 +31,7 @@ from hub.ledger.store import Ledger
 from hub.ledger.url import parse_ledger_url
 from hub.operations.store import DeadLetterRow
 from hub.runtime import HubRuntime, call_connector
-from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_relay
+from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_lanes
 from router.ports import RawMessage
 
 __all__ = [
@@ -86,7 +86,7 @@ class LedgerOutbox:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    def pending(self, limit: int) -> list[OutboxEvent]:
+    def pending(self, limit: int, after_id: int = 0) -> list[OutboxEvent]:
         return [
             OutboxEvent(
                 id=event.id,
@@ -97,7 +97,7 @@ class LedgerOutbox:
                 created_at=datetime.fromisoformat(event.created_at),
                 traceparent=event.traceparent,
             )
-            for event in self._ledger.unpublished(limit)
+            for event in self._ledger.unpublished(limit, after_id)
         ]
 
     def mark_published(self, ids: Sequence[int]) -> None:
@@ -348,7 +348,7 @@ async def run_outbound(
     reader = LedgerReader(runtime.ledger_url)
     source = LedgerOutbox(runtime.ledger)
     settler = LevelSettler(runtime)
-    bus = InProcessBus(dispatcher_for(runtime, reader=reader, settler=settler))
+    dispatcher = dispatcher_for(runtime, reader=reader, settler=settler)
     leadership = RelayLeadership(runtime.ledger_url)
     try:
         while not stop.is_set():
@@ -358,7 +358,9 @@ async def run_outbound(
             log.info("this process relays the outbox")
             resign = asyncio.Event()
             relay = asyncio.create_task(
-                run_relay(source, bus, stop=resign, batch_size=batch_size, idle_wait=idle_wait)
+                run_lanes(
+                    source, dispatcher, stop=resign, batch_size=batch_size, idle_wait=idle_wait
+                )
             )
             polls = scheduled_polls(runtime) if inbound is not None else []
             poller = (

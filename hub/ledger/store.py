@@ -617,12 +617,12 @@ class Ledger:
 
     # -- outbox --------------------------------------------------------------------------------
 
-    def unpublished(self, limit: int = 100) -> list[OutboxEvent]:
-        """Outbox events not yet published, oldest first (for the relay)."""
+    def unpublished(self, limit: int = 100, after_id: int = 0) -> list[OutboxEvent]:
+        """Outbox events not yet published, oldest first, past ``after_id`` (for the relay)."""
         rows = self._read(
             "SELECT id, tenant, event_type, event_key, payload, created_at, traceparent FROM outbox "
-            "WHERE published_at IS NULL ORDER BY id LIMIT ?",
-            (limit,),
+            "WHERE published_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
         )
         return [
             OutboxEvent(int(r[0]), r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows

@@ -111,3 +111,98 @@ async def test_dispatch_retries_transient_failures_and_dead_letters_the_rest() -
     assert letter.stage == "outbound"
     assert letter.raw.instance == "woo_eu"
     assert "sku not listed" in letter.reason
+
+
+class PositionedOutbox(ListOutbox):
+    """An outbox read past a position, as the ledger's (``LaneSource``)."""
+
+    def pending(self, limit: int, after_id: int = 0) -> list[OutboxEvent]:  # type: ignore[override]
+        return [e for e in self.events if e.id not in self.published and e.id > after_id][:limit]
+
+
+async def _until(condition, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_a_slow_destination_delays_only_its_own_lane() -> None:
+    """Amazon answering slowly (its quota) must not hold Shopify's pushes back; an event is
+    published only when every destination has finished with it."""
+    from router.outbound import run_lanes
+
+    fast_seen: list[int] = []
+    slow_seen: list[int] = []
+    release = asyncio.Event()
+
+    async def fast(event: OutboxEvent) -> None:
+        fast_seen.append(event.id)
+
+    async def slow(event: OutboxEvent) -> None:
+        slow_seen.append(event.id)
+        await release.wait()
+
+    events = [_event(i, key=f"SKU-{i}") for i in range(1, 4)]
+    outbox = PositionedOutbox(events)
+    dispatcher = Dispatcher(
+        routes=lambda event: [("amazon_us", slow), ("shopify_us", fast)], dead_letters=Stores()
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_lanes(outbox, dispatcher, stop=stop, idle_wait=0.01))
+    try:
+        await _until(lambda: fast_seen == [1, 2, 3])
+        outbox.events.append(_event(4, key="SKU-4"))  # written while Amazon is still busy
+        await _until(lambda: fast_seen == [1, 2, 3, 4])
+        assert outbox.published == set()  # Amazon still has them
+        release.set()
+        await _until(lambda: outbox.published == {1, 2, 3, 4})
+        assert sorted(slow_seen) == [1, 2, 3, 4]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_lane_keeps_order_and_sends_only_the_newest_level_that_queued_up() -> None:
+    from router.outbound import run_lanes
+
+    sent: list[int] = []
+    gate = asyncio.Event()
+
+    async def push(event: OutboxEvent) -> None:
+        sent.append(event.id)
+        if event.id == 1:
+            await gate.wait()  # the lane is busy while 2 and 3 arrive
+
+    outbox = PositionedOutbox([_event(1)])
+    dispatcher = Dispatcher(routes=lambda event: [("amazon_us", push)], dead_letters=Stores())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_lanes(outbox, dispatcher, stop=stop, idle_wait=0.01))
+    try:
+        await _until(lambda: sent == [1])
+        outbox.events += [_event(2), _event(3), _event(4, kind="fulfillment.requested", key="o1")]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await _until(lambda: outbox.published == {1, 2, 3, 4})
+        assert sent == [1, 3, 4]  # 2 was superseded by 3 before its turn; 1 went first
+    finally:
+        stop.set()
+        await task
+
+
+async def test_what_a_lane_had_not_finished_at_stop_is_relayed_again() -> None:
+    from router.outbound import run_lanes
+
+    async def hangs(event: OutboxEvent) -> None:
+        await asyncio.sleep(60)
+
+    outbox = PositionedOutbox([_event(1)])
+    dispatcher = Dispatcher(routes=lambda event: [("amazon_us", hangs)], dead_letters=Stores())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_lanes(outbox, dispatcher, stop=stop, grace=0.1))
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert outbox.published == set()
+    assert [e.id for e in outbox.pending(10)] == [1]
