@@ -100,8 +100,12 @@ async def test_poison_never_blocks_and_fixed_messages_replay_exactly_once(
     prefix = f"hub-test:{uuid.uuid4().hex[:8]}"
     runtime, client = _open(str(tmp_path / "ledger.sqlite3"), prefix, redis_url)
     try:
-        # The orders the refused refunds belong to exist before the run (2 x TSHIRT each).
-        setup = [raw(f"base{p}", "orders/create", order_body(BASE + 930 + p)) for p in range(4)]
+        # The orders the refused refunds belong to exist before the run (2 x TSHIRT each), still
+        # pending payment: nothing collected, so a refund has nothing to come out of.
+        setup = [
+            raw(f"base{p}", "orders/create", order_body(BASE + 930 + p, financial_status="pending"))
+            for p in range(4)
+        ]
         assert all(r.terminal for r in (await process_all(runtime.router, setup)).values())
         poison = {p: _poison(p) for p in range(PARTITIONS)}
         raws: list[RawMessage] = []
