@@ -28,7 +28,7 @@ from hub.ops_cli import audit_app, dlq_app, review_app, trace
 from hub.release.cli import release_app
 from hub.replenishment.cli import procurement_app, replenish_app
 from hub.run_cli import run
-from hub.scale_cli import ingress, worker
+from hub.scale_cli import admin, ingress, worker
 from hub.schema_files import ExportReport, check_files, render_json, write_files
 
 app = typer.Typer(
@@ -241,6 +241,7 @@ app.add_typer(audit_app, name="audit")
 app.command("trace")(trace)
 app.command("ingress")(ingress)
 app.command("worker")(worker)
+app.command("admin")(admin)
 app.command("ingest")(ingest)
 app.command("deploy")(deploy)
 app.command("demo")(demo)

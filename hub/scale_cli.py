@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["ingress", "worker"]
+__all__ = ["admin", "ingress", "worker"]
 
 console = Console(stderr=True, soft_wrap=True)
 ConfigArgument = Annotated[Path, typer.Option("--config", "-c", help="Deployment file.")]
@@ -76,6 +76,30 @@ def worker(
 
     try:
         asyncio.run(main())
+    finally:
+        runtime.close()
+        if provider is not None:
+            provider.shutdown()
+
+
+def admin(
+    config: ConfigArgument,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    ledger: Annotated[str | None, typer.Option("--ledger", help="Ledger URL.")] = None,
+) -> None:
+    """The admin API, dashboard and /metrics of a scaled deployment (beside ingress and workers)."""
+    from hub.runtime import open_runtime
+    from hub.serve import serve_admin
+    from hub.telemetry import configure_tracing
+
+    deployment = _load(config)
+    provider = configure_tracing(deployment.telemetry, process="admin")
+    runtime = open_runtime(deployment, ledger_url=ledger)
+    listen_host = host or deployment.ingress.host
+    console.print(f"admin API and dashboard on http://{listen_host}:{port}/dashboard")
+    try:
+        asyncio.run(serve_admin(runtime, host=listen_host, port=port))
     finally:
         runtime.close()
         if provider is not None:

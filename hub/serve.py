@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,7 +34,7 @@ from hub.runtime import HubRuntime, embedded_inbox_path
 from router.retry import RetryPolicy
 from router.transport.inbox import SqliteInbox, run_inbox_worker
 
-__all__ = ["metrics_route", "serve_embedded"]
+__all__ = ["metrics_route", "serve_admin", "serve_embedded"]
 
 
 #: An admin token for every tenant, from the environment: how a hub started with no deployment
@@ -60,16 +61,9 @@ def deployment_control(runtime: HubRuntime, environ: Any = None) -> DeploymentCo
     """Deploy and roll back on a live runtime, recording every version in the ledger database."""
     from hub.config import validate_text
     from hub.deployments import DeploymentStore
-    from hub.ledger.dialect import PostgresDialect, SqliteDialect
-    from hub.ledger.url import parse_ledger_url
+    from hub.ledger.url import open_database
 
-    target = parse_ledger_url(runtime.ledger_url)
-    db: Any = (
-        SqliteDialect(target.location)
-        if target.kind == "sqlite"
-        else PostgresDialect(target.location)
-    )
-    store = DeploymentStore(db)
+    store = DeploymentStore(open_database(runtime.ledger_url))
     switch = threading.Lock()
 
     def deploy(document: str, actor: str, note: str | None = None) -> tuple[Any, list[str]]:
@@ -193,4 +187,50 @@ async def serve_embedded(
             await outbound
         REGISTRY.unregister(collector)
         inbox.close()
+        reports.close()
+
+
+async def serve_admin(
+    runtime: HubRuntime,
+    *,
+    host: str,
+    port: int,
+    on_started: Callable[[], Any] | None = None,
+    should_exit: asyncio.Event | None = None,
+    environ: Any = None,
+) -> None:
+    """The admin API, the dashboard and ``/metrics`` of a scaled deployment, in a process of their
+    own beside ``hub ingress`` and the workers: it reads the shared ledger and operations store
+    and acts (approvals, replays) through its own router on that ledger, so an operator's decision
+    is applied exactly once like any message. It consumes nothing from the broker."""
+    reports = Reports(runtime.ledger_url)
+    api = admin_api(runtime, environ, reports=reports)
+    app = Starlette(
+        routes=[
+            metrics_route(),
+            *admin_routes(api),
+            *dashboard_routes(api, tenants=reports.tenants, overview=reports.overview),
+        ]
+    )
+    collector = HubCollector(runtime.operations)
+    REGISTRY.register(collector)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    )
+
+    async def watch() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        if on_started is not None:
+            on_started()
+        if should_exit is not None:
+            await should_exit.wait()
+            server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        REGISTRY.unregister(collector)
         reports.close()
