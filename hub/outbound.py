@@ -407,11 +407,12 @@ async def _sweep_expired_lots(runtime: HubRuntime, since: str | None) -> tuple[s
     return started, time.monotonic()
 
 
-async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
+async def redispatch(runtime: HubRuntime, letter: DeadLetterRow, *, reader: Any = None) -> str:
     """Send an outbound dead letter to the destination that refused it; returns the outcome.
 
     A channel's level is replayed as it stands in the ledger now, not as the dead letter recorded
     it: pushes set a level, and a replay of an old one would overwrite every newer push since.
+    ``reader`` (a :class:`hub.release.candidates.LedgerReader`) may be shared by many replays.
     """
     raw = letter.raw
     payload = dict(orjson.loads(raw.body))
@@ -435,7 +436,8 @@ async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
     outcomes: list[str] = []
     from hub.release.candidates import LedgerReader
 
-    reader = LedgerReader(runtime.ledger_url)
+    own_reader = reader is None
+    reader = reader if reader is not None else LedgerReader(runtime.ledger_url)
     dispatcher = dispatcher_for(runtime, reader=reader)
     routes = dispatcher.routes
     dispatcher.routes = lambda e: [(d, a) for d, a in routes(e) if d == destination]
@@ -448,7 +450,8 @@ async def redispatch(runtime: HubRuntime, letter: DeadLetterRow) -> str:
     try:
         await dispatcher.dispatch([event])
     finally:
-        reader.close()
+        if own_reader:
+            reader.close()
     return outcomes[0] if outcomes else "no_destination"
 
 
@@ -466,7 +469,14 @@ async def replay_dead_letters(
         results = await runtime.router.process([letter.raw for letter in inbound])
         for letter, result in zip(inbound, results, strict=True):
             outcomes[letter.id] = [d.value for d in result.dispositions]
-    for letter in letters:
-        if letter.stage == "outbound":
-            outcomes[letter.id] = [await redispatch(runtime, letter)]
+    outbound = [letter for letter in letters if letter.stage == "outbound"]
+    if outbound:
+        from hub.release.candidates import LedgerReader
+
+        reader = LedgerReader(runtime.ledger_url)  # one connection for the whole replay
+        try:
+            for letter in outbound:
+                outcomes[letter.id] = [await redispatch(runtime, letter, reader=reader)]
+        finally:
+            reader.close()
     return [outcomes[letter.id] for letter in letters]
