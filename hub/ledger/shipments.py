@@ -352,7 +352,9 @@ def _known_shipment(work: Work, tenant: str, shipment: Shipment) -> bool:
             (tenant, shipment.shipment_id),
         )
     ]
-    if stored != [(line.sku, line.quantity) for line in shipment.lines]:
+    by_gtin = _skus_by_gtin(work, tenant, shipment)
+    physical = [(_physical_sku(line, by_gtin, []), line.quantity) for line in shipment.lines]
+    if stored != physical:  # what was stored is what physically left (scanned codes win)
         raise InvalidMessageError(
             f"shipment {shipment.shipment_id} was already recorded with other lines; a change "
             "to what shipped needs a new shipment (or a return), not an update"

@@ -507,3 +507,17 @@ def test_a_shipment_and_its_update_in_one_batch_ship_once(
     assert [e["kind"] for e in reads.fulfilment_exceptions(TENANT, "resolved")] == [
         "missing_tracking"
     ]
+
+
+def test_an_update_of_a_mis_scanned_shipment_is_recognised(
+    released: Ledger, reads: FulfilmentReports
+) -> None:
+    """The shipment stored what the scanner saw; its later update (tracking added) carries the
+    same lines and scans, so it is the same shipment, not a conflicting one."""
+    lines = [line("l2", "SKU-B", 1, scanned_gtins=["00012345678905"])]
+    first = shipped("s1", "1", "wh_a", lines, tracking=[])
+    update = shipped("s1", "1", "wh_a", lines, tracking=[UPS])
+    assert _outcomes(released, [first]) == ["applied"]
+    assert _outcomes(released, [update]) == ["applied"]
+    assert _position(released, "SKU-A", "wh_a") == (9, 3)  # shipped once
+    assert "missing_tracking" not in [e["kind"] for e in reads.fulfilment_exceptions(TENANT)]
