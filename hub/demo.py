@@ -48,6 +48,11 @@ def _print_summary(summary: dict[str, Any], folder: Path) -> None:
             "shipment mismatches (open)",
             ", ".join(f"{k} {v}" for k, v in summary["fulfilment_exceptions"].items()) or "none",
         ),
+        ("clean / perfect orders, fill rate", " / ".join(
+            _percent(summary["kpis"][k])
+            for k in ("clean_order_rate", "perfect_order_rate", "fill_rate"))),
+        ("allocation accuracy / on-time release", " / ".join(
+            _percent(summary["kpis"][k]) for k in ("allocation_accuracy", "on_time_release_rate"))),
         ("webhooks accepted / deliveries", f"{webhooks['accepted']} / {webhooks['deliveries']}"),
         ("duplicates delivered (applied once)", webhooks["duplicates_delivered"]),
         ("late / early deliveries", f"{webhooks['late_delivered']} / {webhooks['early_delivered']}"),
@@ -103,3 +108,7 @@ def demo(
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         _print_summary(summary, folder)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

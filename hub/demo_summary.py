@@ -124,6 +124,24 @@ def _oversold(db: sqlite3.Connection, tenant: str) -> dict[str, int]:
     return {sku: max(0, int(units) - int(supply.get(sku, 0))) for sku, units in committed.items()}
 
 
+def _kpis(ledger_path: str, tenant: str) -> dict[str, float | None]:
+    """The operations KPIs of the dashboard (hub.reports), as the demo left the ledger."""
+    from hub.reports import Reports
+
+    reports = Reports(ledger_path)
+    try:
+        report = reports.overview(tenant)
+    finally:
+        reports.close()
+    return {
+        "clean_order_rate": report.clean_order_rate,
+        "fill_rate": report.fill_rate,
+        "perfect_order_rate": report.perfect_order_rate,
+        "allocation_accuracy": report.allocation_accuracy,
+        "on_time_release_rate": report.on_time_release_rate,
+    }
+
+
 def summarize(
     ledger_path: str,
     scenario: Scenario,
@@ -167,6 +185,7 @@ def summarize(
         latency = _latencies(db, scenario, attempts, calls)
     finally:
         db.close()
+    kpis = _kpis(ledger_path, tenant)
     pushes = pushes_by_channel(calls, scenario)
     last_push = {(ch, sku): qty for _, ch, sku, qty in sorted(pushes)}
     flash = {
@@ -195,6 +214,7 @@ def summarize(
         "reviews": int(held.get("review", 0)),
         "exceptions": int(held.get("exception", 0)),
         "fulfilment_exceptions": {str(k): int(v) for k, v in shipment_exceptions.items()},
+        "kpis": kpis,
         "webhooks": {
             "deliveries": len(scenario.deliveries),
             "attempts": len(attempts),

@@ -232,8 +232,8 @@ class Reports:
         report.perfect_order_rate = round(perfect / len(rows), 4)
 
     def _clean_orders(self, report: Overview) -> None:
-        if not report.orders_total:
-            return
+        """Orders that went straight through, over every order received: those in the ledger,
+        and those still held for a person before ever reaching it (not clean either)."""
         held = int(
             self._query(
                 "SELECT COUNT(*) FROM orders o WHERE o.tenant = ? AND EXISTS (SELECT 1 FROM "
@@ -241,7 +241,17 @@ class Reports:
                 (report.tenant,),
             )[0][0]
         )
-        report.clean_order_rate = round((report.orders_total - held) / report.orders_total, 4)
+        waiting = int(
+            self._query(
+                "SELECT COUNT(DISTINCT h.order_key) FROM held_messages h WHERE h.tenant = ? "
+                "AND h.order_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders o "
+                "WHERE o.tenant = h.tenant AND o.order_key = h.order_key)",
+                (report.tenant,),
+            )[0][0]
+        )
+        received = report.orders_total + waiting
+        if received:
+            report.clean_order_rate = round((report.orders_total - held) / received, 4)
 
     def _fulfilment(self, report: Overview) -> None:
         tenant = report.tenant

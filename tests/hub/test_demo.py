@@ -189,3 +189,25 @@ def test_the_warehouses_mistakes_become_fulfilment_exceptions(run, scenario) -> 
     for key in scenario.facts.mispicked:
         (state,) = db.execute("SELECT state FROM orders WHERE order_key = ?", (key,)).fetchone()
         assert state != "shipped"  # the ordered item never left
+
+
+def test_the_summary_shows_the_dashboards_kpis(run, scenario) -> None:
+    """The KPIs an operations leader reads on the dashboard, as the demo left the ledger."""
+    from hub.reports import Reports
+
+    kpis = run["summary"]["kpis"]
+    reports = Reports(str(run["home"] / "ledger.sqlite3"))
+    try:
+        report = reports.overview(scenario.catalogue.tenant)
+    finally:
+        reports.close()
+    assert kpis == {
+        "clean_order_rate": report.clean_order_rate,
+        "fill_rate": report.fill_rate,
+        "perfect_order_rate": report.perfect_order_rate,
+        "allocation_accuracy": report.allocation_accuracy,
+        "on_time_release_rate": report.on_time_release_rate,
+    }
+    assert kpis["allocation_accuracy"] is not None  # ShipBob shipped released orders
+    assert kpis["on_time_release_rate"] is not None  # the waves carry commitments
+    assert 0 < kpis["perfect_order_rate"] < 1  # the untracked parcels are not perfect
