@@ -135,9 +135,8 @@ class LevelSettler:
         """One push; notes an uncertain outcome, and settles after a success that follows one."""
         key = (id(connector), tenant, sku)
         before = connector.http.uncertain
-        ids = self._runtime.catalog.external_ids(tenant, channel, sku)
         try:
-            await call_connector(connector.push_availability, sku, level, external_ids=ids)
+            await self._send(connector, channel, tenant, sku, level)
         finally:
             if connector.http.uncertain != before:
                 self._uncertain.add(key)
@@ -146,6 +145,10 @@ class LevelSettler:
             task = asyncio.create_task(self._settle(connector, channel, tenant, sku))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, connector: Any, channel: str, tenant: str, sku: str, level: int) -> None:
+        ids = self._runtime.catalog.external_ids(tenant, channel, sku)
+        await call_connector(connector.push_availability, sku, level, external_ids=ids)
 
     async def _settle(self, connector: Any, channel: str, tenant: str, sku: str) -> None:
         for _ in range(self.ROUNDS):
@@ -156,11 +159,8 @@ class LevelSettler:
             if not current:
                 return
             before = connector.http.uncertain
-            ids = self._runtime.catalog.external_ids(tenant, channel, sku)
             try:
-                await call_connector(
-                    connector.push_availability, sku, current[0].available, external_ids=ids
-                )
+                await self._send(connector, channel, tenant, sku, current[0].available)
             except Exception:  # noqa: BLE001 - logged; the next round (or the next push) repairs
                 log.warning("settling %s's level on %s failed; trying again", sku, channel)
                 continue

@@ -162,24 +162,9 @@ async def serve_embedded(
         )
     )
     outbound = asyncio.create_task(run_outbound(runtime, stop=stop, inbound=InboxSink(inbox).put))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    )
-
-    async def watch() -> None:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        if on_started is not None:
-            on_started()
-        if should_exit is not None:
-            await should_exit.wait()
-            server.should_exit = True
-
-    watcher = asyncio.create_task(watch())
     try:
-        await server.serve()
+        await _serve_http(app, host, port, on_started, should_exit)
     finally:
-        watcher.cancel()
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
@@ -214,6 +199,22 @@ async def serve_admin(
     )
     collector = HubCollector(runtime.operations)
     REGISTRY.register(collector)
+    try:
+        await _serve_http(app, host, port, on_started, should_exit)
+    finally:
+        REGISTRY.unregister(collector)
+        reports.close()
+
+
+async def _serve_http(
+    app: Any,
+    host: str,
+    port: int,
+    on_started: Callable[[], Any] | None,
+    should_exit: asyncio.Event | None,
+) -> None:
+    """Serve ``app`` with uvicorn until interrupted, or until ``should_exit`` is set (tests);
+    ``on_started`` is called once the server listens."""
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     )
@@ -232,5 +233,3 @@ async def serve_admin(
         await server.serve()
     finally:
         watcher.cancel()
-        REGISTRY.unregister(collector)
-        reports.close()

@@ -93,12 +93,16 @@ async def run_relay(
             if not is_transient(exc):
                 raise
             failures += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff_delay(policy, failures))
+            await _pause(stop, backoff_delay(policy, failures))
             continue
         if moved < batch_size:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), idle_wait)
+            await _pause(stop, idle_wait)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def coalesce(events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
@@ -319,15 +323,13 @@ async def run_lanes(
                 if not is_transient(exc):
                     raise
                 failures += 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff_delay(policy, failures))
+                await _pause(stop, backoff_delay(policy, failures))
                 continue
             for event in events:
                 track(event.id, lanes.submit(event))
                 last_id = max(last_id, event.id)
             if len(events) < batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle_wait)
+                await _pause(stop, idle_wait)
     finally:
         await lanes.close(grace)
         if finished:
