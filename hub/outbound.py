@@ -35,7 +35,6 @@ from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_lanes
 from router.ports import RawMessage
 
 __all__ = [
-    "InProcessBus",
     "LedgerOutbox",
     "RelayLeadership",
     "dispatcher_for",
@@ -81,7 +80,7 @@ RELAY_LOCK_KEY = int.from_bytes(b"hubrelay", "big")
 
 
 class LedgerOutbox:
-    """The ledger's outbox as the relay's :class:`~router.outbound.OutboxSource`."""
+    """The ledger's outbox as the relay's :class:`~router.outbound.LaneSource`."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
@@ -102,16 +101,6 @@ class LedgerOutbox:
 
     def mark_published(self, ids: Sequence[int]) -> None:
         self._ledger.mark_published(ids)
-
-
-class InProcessBus:
-    """The embedded event bus: published events go straight to the dispatcher."""
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-
-    async def publish(self, events: Sequence[OutboxEvent]) -> None:
-        await self._dispatcher.dispatch(events)
 
 
 class LevelSettler:

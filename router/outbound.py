@@ -1,14 +1,15 @@
 """From the ledger's outbox to the vendors: the relay and the outbound dispatcher.
 
 The ledger writes its domain events (available-to-promise changed, order allocated, released...)
-into an outbox table in the same transaction as the change. The relay moves them from the outbox to
-the event bus and only then marks them published, so an event is never lost and never emitted for a
-rolled-back change; a crash between publishing and marking publishes it again, which consumers
-absorb (events carry their outbox id).
+into an outbox table in the same transaction as the change. The relay (:func:`run_lanes`) reads them
+from the outbox, hands each to one delivery lane per destination, and only marks it published once
+every destination has finished with it, so an event is never lost and never emitted for a
+rolled-back change; a crash before the mark sends it again, which destinations absorb (pushes set
+a level; requests carry their id).
 
-The dispatcher consumes events and calls the destinations the deployment routes them to (an
-inventory push to each sales channel, a fulfilment request to a 3PL). Inventory pushes are
-coalesced: when a batch holds several changes of one SKU on one channel, only the newest is sent,
+The dispatcher calls the destinations the deployment routes an event to (an inventory push to each
+sales channel, a fulfilment request to a 3PL), with retries and dead letters. Inventory pushes are
+coalesced: when several changes of one SKU wait for one destination, only the newest is sent,
 which is both correct (a push sets the level) and kind to the vendors' rate limits.
 """
 
@@ -27,16 +28,12 @@ from router.tracing import outbound_span
 
 __all__ = [
     "Dispatcher",
-    "EventBus",
     "LaneSource",
     "Lanes",
     "OutboundAction",
     "OutboxEvent",
-    "OutboxSource",
     "coalesce",
-    "relay_once",
     "run_lanes",
-    "run_relay",
 ]
 
 
@@ -51,52 +48,6 @@ class OutboxEvent:
     payload: Mapping[str, Any]
     created_at: datetime
     traceparent: str | None = None
-
-
-class OutboxSource(Protocol):
-    def pending(self, limit: int) -> list[OutboxEvent]: ...
-
-    def mark_published(self, ids: Sequence[int]) -> None: ...
-
-
-class EventBus(Protocol):
-    async def publish(self, events: Sequence[OutboxEvent]) -> None: ...
-
-
-async def relay_once(source: OutboxSource, bus: EventBus, *, batch_size: int = 500) -> int:
-    """Move one batch from the outbox to the bus; returns how many events were relayed."""
-    events = await asyncio.to_thread(source.pending, batch_size)
-    if not events:
-        return 0
-    await bus.publish(events)  # publish first ...
-    await asyncio.to_thread(source.mark_published, [e.id for e in events])  # ... then mark
-    return len(events)
-
-
-async def run_relay(
-    source: OutboxSource,
-    bus: EventBus,
-    *,
-    stop: asyncio.Event,
-    batch_size: int = 500,
-    idle_wait: float = 0.02,
-    policy: RetryPolicy | None = None,
-) -> None:
-    """Relay until ``stop``; transient failures (bus or database down) are waited out."""
-    policy = policy or RetryPolicy(base_delay=0.1, max_delay=5.0)
-    failures = 0
-    while not stop.is_set():
-        try:
-            moved = await relay_once(source, bus, batch_size=batch_size)
-            failures = 0
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            failures += 1
-            await _pause(stop, backoff_delay(policy, failures))
-            continue
-        if moved < batch_size:
-            await _pause(stop, idle_wait)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -6,10 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
-
 from router.errors import RateLimitedError, TransientError
-from router.outbound import Dispatcher, OutboxEvent, coalesce, relay_once, run_relay
+from router.outbound import Dispatcher, OutboxEvent, coalesce
 from router.retry import RetryPolicy
 from tests.router.test_pipeline import Stores
 
@@ -34,42 +32,42 @@ class ListOutbox:
         self.published.update(ids)
 
 
-class Bus:
-    def __init__(self, fail: int = 0) -> None:
-        self.received: list[int] = []
-        self.fail = fail
+async def test_the_lanes_wait_out_an_outbox_outage_and_stop_on_request() -> None:
+    """A transient failure reading the outbox (the database down) is waited out with backoff;
+    nothing is lost and the relay stops when asked."""
+    from router.outbound import run_lanes
 
-    async def publish(self, events: Sequence[OutboxEvent]) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise TransientError("bus down")
-        self.received.extend(e.id for e in events)
+    class Flaky(PositionedOutbox):
+        failures = 2
 
+        def pending(self, limit: int, after_id: int = 0) -> list[OutboxEvent]:  # type: ignore[override]
+            if self.failures:
+                self.failures -= 1
+                raise TransientError("database down")
+            return super().pending(limit, after_id)
 
-async def test_relay_publishes_before_marking_so_a_failure_loses_nothing() -> None:
-    outbox, bus = ListOutbox([_event(i) for i in range(1, 6)]), Bus(fail=1)
-    with pytest.raises(TransientError):
-        await relay_once(outbox, bus)
-    assert outbox.published == set()  # not marked: it will be relayed again
-    assert await relay_once(outbox, bus, batch_size=3) == 3
-    assert await relay_once(outbox, bus, batch_size=3) == 2
-    assert bus.received == [1, 2, 3, 4, 5]
-    assert await relay_once(outbox, bus) == 0
+    received: list[int] = []
 
+    async def push(event: OutboxEvent) -> None:
+        received.append(event.id)
 
-async def test_the_relay_loop_waits_out_an_outage_and_stops_on_request() -> None:
-    outbox, bus = ListOutbox([_event(i) for i in range(1, 4)]), Bus(fail=2)
+    outbox = Flaky([_event(i, key=f"SKU-{i}") for i in range(1, 4)])
+    dispatcher = Dispatcher(routes=lambda event: [("amazon_us", push)], dead_letters=Stores())
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_relay(outbox, bus, stop=stop, policy=RetryPolicy(base_delay=0.01, max_delay=0.02))
+        run_lanes(
+            outbox,
+            dispatcher,
+            stop=stop,
+            idle_wait=0.01,
+            policy=RetryPolicy(base_delay=0.01, max_delay=0.02),
+        )
     )
-    for _ in range(100):
-        if len(bus.received) == 3:
-            break
-        await asyncio.sleep(0.01)
+    await _until(lambda: outbox.published == {1, 2, 3})
     stop.set()
-    await task
-    assert bus.received == [1, 2, 3]
+    await asyncio.wait_for(task, 5)
+    assert outbox.failures == 0
+    assert received == [1, 2, 3]
 
 
 def test_coalescing_keeps_the_newest_level_and_every_other_event() -> None:
