@@ -14,6 +14,7 @@ import uuid
 import psycopg
 import redis
 
+from bench.cpu import CpuMeter
 from canonical import Envelope
 
 __all__ = ["run_floor"]
@@ -32,7 +33,12 @@ def preload(client: redis.Redis, stream: str, messages: list[bytes], group: str)
 
 
 def run_floor(
-    messages: list[bytes], *, redis_url: str, postgres_url: str, batch: int = 200
+    messages: list[bytes],
+    *,
+    redis_url: str,
+    postgres_url: str,
+    batch: int = 200,
+    meter: CpuMeter | None = None,
 ) -> float:
     """Messages per second of the floor over ``messages`` (encoded envelopes)."""
     tag = uuid.uuid4().hex[:8]
@@ -46,7 +52,9 @@ def run_floor(
         )
         setup.execute("TRUNCATE floor_effects")
     processed = 0
+    meter = meter or CpuMeter()
     with psycopg.connect(postgres_url) as conn:
+        meter.start()
         started = time.perf_counter()
         while processed < len(messages):
             response = client.xreadgroup(group, "c1", {stream: ">"}, count=batch, block=1000)
@@ -70,6 +78,7 @@ def run_floor(
             client.xack(stream, group, *[entry_id for entry_id, _ in entries])
             processed += len(entries)
         elapsed = time.perf_counter() - started
+        meter.stop()
     client.delete(stream)
     for key in client.scan_iter(f"floor:{tag}:*", count=1000):
         client.delete(key)

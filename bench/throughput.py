@@ -28,6 +28,7 @@ from faststream.redis import RedisBroker
 from psycopg import sql
 from redis.asyncio import Redis
 
+from bench.cpu import CpuMeter, CpuUse
 from bench.floor import run_floor
 from bench.workload import CHANNELS, LOCATIONS, SKUS, TENANT, mixed_workload
 from canonical import Envelope
@@ -71,7 +72,12 @@ def _drop(admin_url: str, name: str) -> None:
 
 
 async def run_hub(
-    envelopes: list[Envelope], *, postgres_url: str, redis_url: str, batch: int
+    envelopes: list[Envelope],
+    *,
+    postgres_url: str,
+    redis_url: str,
+    batch: int,
+    meter: CpuMeter | None = None,
 ) -> float:
     from hub.catalog import LedgerCatalog
     from hub.ledger.dialect import PostgresDialect
@@ -141,10 +147,13 @@ async def run_hub(
 
     broker = RedisBroker(redis_url, logger=None)
     attach_consumers(broker, config, consumer="w1", handler=handler, dead_letters=ops)
+    meter = meter or CpuMeter()
+    meter.start()
     started = time.perf_counter()
     await broker.start()
     await done.wait()
     elapsed = time.perf_counter() - started
+    meter.stop()
     await broker.stop()
     for key in [k async for k in client.scan_iter(f"bench:{tag}:*", count=1000)]:
         await client.delete(key)
@@ -154,7 +163,9 @@ async def run_hub(
     return len(raws) / elapsed
 
 
-async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int) -> float:
+async def run_embedded(
+    envelopes: list[Envelope], *, directory: str, batch: int, meter: CpuMeter | None = None
+) -> float:
     """The same workload on the embedded default: SQLite inbox, in-process worker, SQLite ledger."""
     from hub.catalog import LedgerCatalog
     from hub.ledger.dialect import SqliteDialect
@@ -199,6 +210,8 @@ async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int)
             ]
         )
     stop = asyncio.Event()
+    meter = meter or CpuMeter()
+    meter.start()
     started = time.perf_counter()
     worker = asyncio.create_task(
         run_inbox_worker(
@@ -208,6 +221,7 @@ async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int)
     while inbox.stats().pending:
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - started
+    meter.stop()
     stop.set()
     await worker
     inbox.close()
@@ -216,12 +230,15 @@ async def run_embedded(envelopes: list[Envelope], *, directory: str, batch: int)
     return len(envelopes) / elapsed
 
 
-def run_ledger_only(envelopes: list[Envelope], *, postgres_url: str, batch: int) -> float:
+def run_ledger_only(
+    envelopes: list[Envelope], *, postgres_url: str, batch: int, meter: CpuMeter | None = None
+) -> float:
     """The same workload applied straight to the PostgreSQL ledger (``Ledger.apply`` per batch,
     one thread, no router, no transport): what the ledger alone takes."""
     from hub.ledger.store import Ledger
 
     Ledger.migrate(postgres_url)
+    meter = meter or CpuMeter()
     with Ledger(postgres_url) as ledger:
         for location in LOCATIONS:
             ledger.upsert_location(TENANT, location)
@@ -229,11 +246,41 @@ def run_ledger_only(envelopes: list[Envelope], *, postgres_url: str, batch: int)
             ledger.upsert_channel(TENANT, channel)
         for sku in SKUS:
             ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+        meter.start()
         started = time.perf_counter()
         for start in range(0, len(envelopes), batch):
             ledger.apply(envelopes[start : start + batch])
         elapsed = time.perf_counter() - started
+        meter.stop()
     return len(envelopes) / elapsed
+
+
+def _cpu_report(uses: dict[str, CpuUse], messages: int, cores: int) -> dict[str, object]:
+    """CPU microseconds per message by party, and the rate each run's CPU would allow on
+    ``cores`` cores with its work perfectly overlapped (see ``bench.cpu``)."""
+    return {
+        "cores": cores,
+        "cpu_us_per_msg": {run: use.per_message_us(messages) for run, use in uses.items()},
+        "cpu_ceiling_msgs_per_s": {
+            run: round(use.ceiling(messages, cores), 1) for run, use in uses.items()
+        },
+    }
+
+
+def _print_cpu(report: dict[str, object]) -> None:
+    per_message = report["cpu_us_per_msg"]
+    ceilings = report["cpu_ceiling_msgs_per_s"]
+    assert isinstance(per_message, dict)
+    assert isinstance(ceilings, dict)
+    print(
+        f"\nCPU per message (us)  python  postgres  redis   total  "
+        f"ceiling on {report['cores']} cores"
+    )
+    for run, figures in per_message.items():
+        print(
+            f"  {run:<18} {figures['python']:7.1f} {figures['postgres']:9.1f} "
+            f"{figures['redis']:6.1f} {figures['total']:7.1f}  {ceilings[run]:9.1f} msg/s"
+        )
 
 
 def main() -> None:
@@ -249,14 +296,18 @@ def main() -> None:
     args = parser.parse_args()
 
     envelopes = list(mixed_workload(args.messages))
+    cores = os.cpu_count() or 1
     if args.ledger_only:
         name = f"bench_throughput_{os.getpid()}_ledger"
+        meter = CpuMeter()
         try:
             rate = run_ledger_only(
-                envelopes, postgres_url=_database(ADMIN_URL, name), batch=args.batch
+                envelopes, postgres_url=_database(ADMIN_URL, name), batch=args.batch, meter=meter
             )
         finally:
             _drop(ADMIN_URL, name)
+        assert meter.use is not None
+        report = _cpu_report({"ledger": meter.use}, args.messages, cores)
         if args.json:
             print(
                 json.dumps(
@@ -264,23 +315,42 @@ def main() -> None:
                         "messages": args.messages,
                         "batch": args.batch,
                         "ledger_msgs_per_s": round(rate, 1),
+                        **report,
                     }
                 )
             )
         else:
             print(f"ledger: {rate:8.1f} msg/s  (the workload applied straight to Ledger.apply)")
+            _print_cpu(report)
         return
     encoded = [e.model_dump_json().encode() for e in envelopes]
     name = f"bench_throughput_{os.getpid()}"
     floor_db = _database(ADMIN_URL, name + "_floor")
     hub_db = _database(ADMIN_URL, name + "_hub")
+    meters = {"floor": CpuMeter(), "hub": CpuMeter(), "embedded": CpuMeter()}
     try:
-        floor = run_floor(encoded, redis_url=REDIS_URL, postgres_url=floor_db, batch=args.batch)
+        floor = run_floor(
+            encoded,
+            redis_url=REDIS_URL,
+            postgres_url=floor_db,
+            batch=args.batch,
+            meter=meters["floor"],
+        )
         hub = asyncio.run(
-            run_hub(envelopes, postgres_url=hub_db, redis_url=REDIS_URL, batch=args.batch)
+            run_hub(
+                envelopes,
+                postgres_url=hub_db,
+                redis_url=REDIS_URL,
+                batch=args.batch,
+                meter=meters["hub"],
+            )
         )
         with tempfile.TemporaryDirectory() as directory:
-            embedded = asyncio.run(run_embedded(envelopes, directory=directory, batch=args.batch))
+            embedded = asyncio.run(
+                run_embedded(
+                    envelopes, directory=directory, batch=args.batch, meter=meters["embedded"]
+                )
+            )
     finally:
         _drop(ADMIN_URL, name + "_floor")
         _drop(ADMIN_URL, name + "_hub")
@@ -293,6 +363,11 @@ def main() -> None:
         "transport": "redis-streams",
         "ledger": "postgresql",
         "embedded_msgs_per_s": round(embedded, 1),
+        **_cpu_report(
+            {run: meter.use for run, meter in meters.items() if meter.use is not None},
+            args.messages,
+            cores,
+        ),
     }
     if args.json:
         print(json.dumps(result))
@@ -303,6 +378,7 @@ def main() -> None:
         )
         print(f"ratio : {hub / floor:9.3f}")
         print(f"embedded: {embedded:7.1f} msg/s  (SQLite inbox, in-process worker, SQLite ledger)")
+        _print_cpu(result)
 
 
 if __name__ == "__main__":
