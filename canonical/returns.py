@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, model_validator
 
 from canonical._base import CanonicalModel, PositiveQuantity, Text, Timestamp
 from canonical.identifiers import ExternalId, LocationId, Sku, TenantId
@@ -14,6 +14,8 @@ from canonical.money import NonNegativeMoney
 from canonical.order import OrderRef
 
 __all__ = ["ReturnLine", "ReturnReason", "ReturnRequest", "ReturnStatus"]
+
+_Serial = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class ReturnReason(StrEnum):
@@ -45,6 +47,21 @@ class ReturnLine(CanonicalModel):
         default=True, description="Whether the channel asked to restock (Shopify's restock flag)."
     )
     refund_amount: NonNegativeMoney | None = None
+    serials: Annotated[list[_Serial], Field(max_length=10_000)] = Field(
+        default=[],
+        description="Serial numbers of the units coming back (serial-controlled SKUs): at most "
+        "one per unit, each once.",
+    )
+
+    @model_validator(mode="after")
+    def _serials_fit_quantity(self) -> Self:
+        if len(self.serials) > self.quantity:
+            raise ValueError(
+                f"serials: {len(self.serials)} serials for a return of quantity {self.quantity}"
+            )
+        if len(set(self.serials)) != len(self.serials):
+            raise ValueError("serials: a serial number appears twice in one line")
+        return self
 
 
 class ReturnRequest(CanonicalModel):
