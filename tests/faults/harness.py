@@ -173,3 +173,14 @@ class ProxyThread:
 
     def restore(self) -> None:
         self._loop.call_soon_threadsafe(self.proxy.restore)
+
+    @classmethod
+    def before_postgres(cls, postgres_url: str) -> tuple[ProxyThread, str]:
+        """A started proxy in front of the local PostgreSQL and ``postgres_url`` rewritten to go
+        through it; the caller stops it (``__exit__``) when its scenario ends."""
+        proxy = cls("127.0.0.1", 5432).__enter__()
+        through_proxy = postgres_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
+        if through_proxy == postgres_url:
+            proxy.__exit__()
+            raise AssertionError(f"{postgres_url} does not name the local PostgreSQL on 5432")
+        return proxy, through_proxy

@@ -109,10 +109,7 @@ async def test_redis_restart_mid_run_with_the_postgres_ledger(
 async def test_postgres_unavailable_for_10_seconds(postgres_url: str, redis_url: str) -> None:
     """Pass criteria: see the module docstring (second scenario)."""
     Ledger.migrate(postgres_url)
-    proxy = ProxyThread("127.0.0.1", 5432)
-    proxy.__enter__()
-    through_proxy = postgres_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
-    assert through_proxy != postgres_url
+    proxy, through_proxy = ProxyThread.before_postgres(postgres_url)
     # not under hub-test:*, which any other test session's redis fixture sweeps when it ends
     prefix = f"hub-outage:{uuid.uuid4().hex[:8]}"
     # The delivery cap must outlast the outage: claim_idle_ms x max_deliveries >> 10 s.

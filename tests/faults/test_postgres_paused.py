@@ -77,10 +77,7 @@ async def test_postgres_outage_while_receiving_keeps_memory_bounded(
 ) -> None:
     """Pass criteria: see the module docstring."""
     Ledger.migrate(postgres_url)
-    proxy = ProxyThread("127.0.0.1", 5432)
-    proxy.__enter__()
-    through_proxy = postgres_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
-    assert through_proxy != postgres_url
+    proxy, through_proxy = ProxyThread.before_postgres(postgres_url)
     # not under hub-test:*, which another test session's redis fixture sweeps when it ends
     prefix = f"hub-paused:{uuid.uuid4().hex[:8]}"
     # the delivery cap outlasts the outage: claim_idle_ms x max_deliveries = 60 s >> 15 s
