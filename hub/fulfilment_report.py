@@ -20,7 +20,10 @@ Perfect order (per order; the overview's perfect-order rate counts the same thin
 * **right documents**: every shipment of the order carries at least one tracking number and no
   document exception (missing or bad tracking, serial or lot missing, duplicate serial) was opened.
 
-An order is perfect when all five hold.
+An order is perfect when all five hold. Return exceptions (``serial_not_shipped``: a return
+brought back a serial the order never shipped) are listed with the others but count in none of
+the five: the return comes after delivery, and whether the shipment's serials or the returned unit
+is wrong is only known once someone looks.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
-from hub.ledger.shipments import DOCUMENT_KINDS, ITEM_KINDS
+from hub.ledger.shipments import DOCUMENT_KINDS, ITEM_KINDS, RETURN_KINDS
 
 if TYPE_CHECKING:
     from hub.reports import Reports
@@ -42,6 +45,7 @@ __all__ = [
     "CLOSED_REQUEST_STATES",
     "DOCUMENT_KINDS",
     "ITEM_KINDS",
+    "RETURN_KINDS",
     "ExceptionAlreadyResolvedError",
     "FulfilmentReports",
     "OrderFacts",
@@ -108,6 +112,8 @@ def _category(kind: str) -> str:
         return "item"
     if kind in DOCUMENT_KINDS:
         return "document"
+    if kind in RETURN_KINDS:
+        return "return"
     return "other"
 
 
@@ -343,12 +349,13 @@ def _exception(row: Sequence[Any]) -> dict[str, Any]:
         "resolution": row[13],
         "actor": row[14],
         "message_id": row[15],
+        "rma_id": row[16],
     }
 
 
 _EXCEPTION_COLUMNS = (
     "id, order_key, request_id, shipment_id, kind, line_id, sku, expected, actual, detail, "
-    "opened_at, status, resolved_at, resolution, actor, message_id"
+    "opened_at, status, resolved_at, resolution, actor, message_id, rma_id"
 )
 
 

@@ -39,7 +39,12 @@ from hub.ledger.orders import (
     reconcile,
     require_order,
 )
-from hub.ledger.shipments import apply_fulfillment_request, apply_shipment, close_requests
+from hub.ledger.shipments import (
+    apply_fulfillment_request,
+    apply_shipment,
+    close_requests,
+    receive_serials,
+)
 from hub.ledger.work import Work, ts
 from hub.replenishment.records import (
     record_purchase_order,
@@ -291,7 +296,9 @@ def apply_tax_commit(work: Work, envelope: Envelope) -> str:
 
 def apply_return(work: Work, envelope: Envelope) -> str:
     """Requested: recorded. Received: units go to returns pending inspection (not available).
-    Inspected: each line's disposition moves them to on-hand, damaged or scrap."""
+    Inspected: each line's disposition moves them to on-hand, damaged or scrap. The serials of a
+    received line are marked returned (or, when the order never shipped them, open
+    ``serial_not_shipped``): see :func:`hub.ledger.shipments.receive_serials`."""
     rma = envelope.payload
     assert isinstance(rma, ReturnRequest)
     tenant, key = rma.tenant, rma.order.key
@@ -314,6 +321,7 @@ def apply_return(work: Work, envelope: Envelope) -> str:
             (tenant, rma.rma_id, key, status, location, ts(rma.updated_at)),
         )
     order_lines = {line.line_id: line for line in load_lines(work, tenant, key)}
+    opened: list[str] = []
     receive = envelope.event_type in ("return.received", "return.inspected")
     if receive and location is None:
         raise InvalidMessageError(
@@ -384,7 +392,28 @@ def apply_return(work: Work, envelope: Envelope) -> str:
             "UPDATE return_lines SET received = ?, inspected = ? WHERE tenant = ? AND rma_id = ? AND line_id = ?",
             (received, inspected, tenant, rma.rma_id, line.line_id),
         )
-    history(work, tenant, key, envelope.event_type, order["state"], f"return {rma.rma_id} {status}")
+        if receive and line.serials:  # the units are back: so are their serials
+            opened.extend(
+                receive_serials(
+                    work,
+                    tenant,
+                    key,
+                    rma.rma_id,
+                    line.line_id,
+                    sku,
+                    list(line.serials),
+                    ts(rma.updated_at),
+                )
+            )
+    kinds = sorted(set(opened))
+    history(
+        work,
+        tenant,
+        key,
+        envelope.event_type,
+        order["state"],
+        f"return {rma.rma_id} {status}" + (f"; exceptions: {', '.join(kinds)}" if kinds else ""),
+    )
     return "applied"
 
 

@@ -10,7 +10,7 @@ each lot-controlled line picks). A shipment confirmation is then *reconciled* ag
   are ``extra_item``; a shipment from another node than the request's is ``wrong_location``;
 * a lot-controlled unit shipped without a lot is ``lot_missing``, in another lot than released
   ``lot_mismatch``; a serial-controlled line without a serial per unit is ``serial_missing``, a
-  serial already shipped is ``duplicate_serial``;
+  serial already shipped (and not returned since) is ``duplicate_serial``;
 * a shipment without a tracking number is ``missing_tracking``, one not shaped like its carrier's
   numbers ``bad_tracking``;
 * a shipment that closes its request with units left is a ``short_ship``; the remainder goes back
@@ -40,9 +40,11 @@ from hub.ledger.work import Work, now_text, ts
 __all__ = [
     "DOCUMENT_KINDS",
     "ITEM_KINDS",
+    "RETURN_KINDS",
     "apply_fulfillment_request",
     "apply_shipment",
     "close_requests",
+    "receive_serials",
 ]
 
 #: Findings about what was shipped (they make an allocation inaccurate).
@@ -55,6 +57,10 @@ DOCUMENT_KINDS = (
     "lot_missing",
     "duplicate_serial",
 )
+#: Findings about what a return brought back. They are not counted against the perfect order of
+#: the shipment: the unit came back after delivery, and which side is wrong (the serial the
+#: shipment recorded, or the unit the customer sent) is only known once someone looks at it.
+RETURN_KINDS = ("serial_not_shipped",)
 _OPEN = ("open", "partially_shipped")
 
 
@@ -587,18 +593,23 @@ def _check_controls(
     if not shipped.serials:
         return findings
     earlier: dict[str, tuple[str, str]] = {}
-    wanted = sorted(set(shipped.serials))
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        for serial, shipment_id, order_key in work.db.query(
-            "SELECT serial, shipment_id, order_key FROM shipped_serials WHERE tenant = ? "  # noqa: S608 - placeholders only
-            f"AND sku = ? AND serial IN ({', '.join('?' * len(chunk))})",
-            (tenant, sku, *chunk),
-        ):
-            earlier[str(serial)] = (str(shipment_id), str(order_key))
+    returned: set[str] = set()
+    for serial, shipment_id, order_key, returned_at, _rma in _shipped_serials(
+        work, tenant, sku, shipped.serials
+    ):
+        if returned_at is None:
+            earlier[serial] = (shipment_id, order_key)
+        else:  # back on the shelf through a return: this is the unit's next shipment
+            returned.add(serial)
     fresh = []
     for serial in shipped.serials:
-        if serial in earlier or (sku, serial) in seen:
+        if serial in returned and (sku, serial) not in seen:
+            work.db.execute(
+                "UPDATE shipped_serials SET shipment_id = ?, order_key = ?, shipped_at = ?, "
+                "returned_at = NULL, rma_id = NULL WHERE tenant = ? AND sku = ? AND serial = ?",
+                (shipment.shipment_id, key, ts(shipment.shipped_at), tenant, sku, serial),
+            )
+        elif serial in earlier or (sku, serial) in seen:
             where = earlier.get(serial, (shipment.shipment_id, key))
             findings.append(
                 _Finding(
@@ -622,6 +633,118 @@ def _check_controls(
             ],
         )
     return findings
+
+
+def _shipped_serials(
+    work: Work, tenant: str, sku: str, serials: list[str]
+) -> list[tuple[str, str, str, str | None, str | None]]:
+    """The ``shipped_serials`` rows of these serials of ``sku``: serial, shipment, order, and
+    the return that brought the unit back (returned_at and rma_id, None while it is out)."""
+    rows: list[tuple[str, str, str, str | None, str | None]] = []
+    wanted = sorted(set(serials))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for serial, shipment_id, order_key, returned_at, rma_id in work.db.query(
+            "SELECT serial, shipment_id, order_key, returned_at, rma_id FROM shipped_serials "  # noqa: S608 - placeholders only
+            f"WHERE tenant = ? AND sku = ? AND serial IN ({', '.join('?' * len(chunk))})",
+            (tenant, sku, *chunk),
+        ):
+            rows.append(
+                (
+                    str(serial),
+                    str(shipment_id),
+                    str(order_key),
+                    None if returned_at is None else str(returned_at),
+                    None if rma_id is None else str(rma_id),
+                )
+            )
+    return rows
+
+
+def receive_serials(
+    work: Work,
+    tenant: str,
+    key: str,
+    rma_id: str,
+    line_id: str,
+    sku: str,
+    serials: list[str],
+    returned_at: str,
+) -> list[str]:
+    """The serials a received return line brought back. Each one the order shipped (and that is
+    still out) is marked returned in ``shipped_serials``, so its next shipment is not a duplicate;
+    any other opens a ``serial_not_shipped`` exception. Every serial is recorded once per RMA line
+    in ``returned_serials``, so a later status of the same RMA (inspected after received) marks
+    and opens nothing again. Returns the exception kinds opened."""
+    if not serials:
+        return []
+    done = {
+        str(row[0])
+        for row in work.db.query(
+            "SELECT serial FROM returned_serials WHERE tenant = ? AND rma_id = ? AND line_id = ?",
+            (tenant, rma_id, line_id),
+        )
+    }
+    new = [serial for serial in serials if serial not in done]
+    if not new:
+        return []
+    work.lock_positions(tenant, sku)  # serialises with shipments of the SKU, which lock it too
+    known = {row[0]: row[1:] for row in _shipped_serials(work, tenant, sku, new)}
+    records: list[tuple[Any, ...]] = []
+    opened: list[str] = []
+    where = f"return {rma_id} (line {line_id}) of order {key}"
+    for serial in new:
+        row = known.get(serial)
+        shipment_id: str | None = None
+        problem: str | None = None
+        if row is None:
+            problem = (
+                f"serial {serial} of {sku} came back on {where}, but no shipment recorded that "
+                "serial: check the unit's serial against the order's shipments, then correct the "
+                "shipment's serials or resolve this with what the unit is"
+            )
+        elif row[1] != key:
+            problem = (
+                f"serial {serial} of {sku} came back on {where}, but it shipped to order "
+                f"{row[1]} in shipment {row[0]}: check the unit; if order {key} received it, "
+                "the shipments recorded the wrong serials, otherwise the customer sent back "
+                "another unit than the one shipped"
+            )
+        elif row[2] is not None:
+            problem = (
+                f"serial {serial} of {sku} came back on {where}, but return {row[3]} already "
+                f"brought it back at {row[2]} and it has not shipped since: check the unit and "
+                "which return really holds it"
+            )
+        else:
+            shipment_id = row[0]
+            work.db.execute(
+                "UPDATE shipped_serials SET returned_at = ?, rma_id = ? "
+                "WHERE tenant = ? AND sku = ? AND serial = ?",
+                (returned_at, rma_id, tenant, sku, serial),
+            )
+        if problem is not None:
+            _open_return_exception(work, tenant, key, rma_id, line_id, sku, problem)
+            opened.append("serial_not_shipped")
+        records.append(
+            (tenant, rma_id, line_id, serial, sku, key, shipment_id, returned_at, work.message_id)
+        )
+    work.db.executemany(
+        "INSERT INTO returned_serials (tenant, rma_id, line_id, serial, sku, order_key, "
+        "shipment_id, returned_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        records,
+    )
+    return opened
+
+
+def _open_return_exception(
+    work: Work, tenant: str, key: str, rma_id: str, line_id: str, sku: str, detail: str
+) -> None:
+    work.db.execute(
+        "INSERT INTO fulfilment_exceptions (tenant, order_key, rma_id, kind, line_id, sku, "
+        "detail, opened_at, message_id) VALUES (?, ?, ?, 'serial_not_shipped', ?, ?, ?, ?, ?)",
+        (tenant, key, rma_id, line_id, sku, detail, now_text(), work.message_id),
+    )
 
 
 def _progress(

@@ -51,6 +51,7 @@ TABLES = [
     "shipments",
     "shipment_lines",
     "shipped_serials",
+    "returned_serials",
     "fulfilment_exceptions",
     "lot_stock",
     "lot_movements",

@@ -22,11 +22,15 @@ from canonical import (
     MovementKind,
     OrderRef,
     Package,
+    ReturnLine,
+    ReturnRequest,
+    ReturnStatus,
     Shipment,
     ShipmentLine,
     StockMovement,
 )
 from canonical.fulfillment import FulfillmentLine
+from canonical.inventory import Disposition
 from hub.fulfilment_report import FulfilmentReports
 from hub.ledger import Ledger
 from hub.reports import Reports
@@ -340,6 +344,232 @@ def test_a_serial_shipped_twice_is_a_duplicate(ledger: Ledger, reads: Fulfilment
     )
     assert [tuple(r) for r in serials] == [("SN-1", "web:1"), ("SN-2", "web:1"), ("SN-3", "web:2")]
     assert _position(ledger, "SKU-A", "wh_a") == (6, 0)
+
+
+# -- returned serials -----------------------------------------------------------------------------
+
+
+def returned(
+    rma_id: str,
+    external_id: str,
+    status: ReturnStatus,
+    serials: list[str],
+    *,
+    quantity: int = 1,
+    disposition: Disposition | None = None,
+) -> Envelope:
+    """A return of line l1 of order ``external_id`` at wh_a, bringing back ``serials``."""
+    payload = ReturnRequest(
+        tenant=TENANT,
+        rma_id=rma_id,
+        order=OrderRef(channel="web", external_id=external_id),
+        status=status,
+        location="wh_a",
+        lines=[
+            ReturnLine(line_id="l1", quantity=quantity, serials=serials, disposition=disposition)
+        ],
+        requested_at=at(100),
+        updated_at=at(110 if status is ReturnStatus.RECEIVED else 120),
+    )
+    return wrap(payload, f"return.{status.value}", rma_id, status.value)
+
+
+@pytest.fixture
+def serialised(ledger: Ledger) -> Ledger:
+    """SKU-A is serial-controlled; orders 1, 2 and 3 each ask for one unit on line l1."""
+    setup_master_data(ledger)
+    ledger.upsert_sku(TENANT, "SKU-A", tracking="serial")
+    ledger.apply(
+        [
+            receipt("ra", "SKU-A", "wh_a", 10),
+            *(order(str(n), [("l1", "SKU-A", 1)]) for n in (1, 2, 3)),
+        ]
+    )
+    return ledger
+
+
+def _ship_serial(shipment_id: str, external_id: str, serial: str, minutes: int) -> Envelope:
+    return shipped(
+        shipment_id,
+        external_id,
+        "wh_a",
+        [line("l1", "SKU-A", 1, serials=[serial])],
+        tracking=[f"1Z999AA1012345{minutes:04d}"],
+        minutes=minutes,
+    )
+
+
+def _serial_rows(reads: FulfilmentReports) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in _query(
+            reads,
+            "SELECT serial, shipment_id, order_key, rma_id FROM shipped_serials "
+            "WHERE tenant = ? ORDER BY serial",
+            (TENANT,),
+        )
+    ]
+
+
+def _returned_rows(reads: FulfilmentReports) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in _query(
+            reads,
+            "SELECT rma_id, line_id, serial, order_key, shipment_id FROM returned_serials "
+            "WHERE tenant = ? ORDER BY rma_id, serial",
+            (TENANT,),
+        )
+    ]
+
+
+def test_a_returned_serial_ships_again_without_a_duplicate(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    outcomes = _outcomes(
+        serialised,
+        [
+            _ship_serial("s1", "1", "SN-1", 60),
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-1"]),
+            _ship_serial("s2", "2", "SN-1", 200),
+        ],
+    )
+    assert outcomes == ["applied", "applied", "applied"]
+    assert _exceptions(reads) == []
+    # the serial now belongs to its second shipment, out with order 2; its return is history
+    assert _serial_rows(reads) == [("SN-1", "s2", "web:2", None)]
+    assert _returned_rows(reads) == [("R1", "l1", "SN-1", "web:1", "s1")]
+    # shipped a third time without coming back in between: still a duplicate of the second
+    assert _outcomes(serialised, [_ship_serial("s3", "3", "SN-1", 300)]) == ["applied"]
+    [(kind, detail)] = [(e["kind"], e["detail"]) for e in reads.fulfilment_exceptions(TENANT)]
+    assert kind == "duplicate_serial"
+    assert "s2" in detail
+    assert "web:2" in detail
+    assert _serial_rows(reads) == [("SN-1", "s2", "web:2", None)]
+
+
+def test_a_return_received_only_at_inspection_marks_its_serials_then(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    _outcomes(
+        serialised,
+        [
+            _ship_serial("s1", "1", "SN-1", 60),
+            returned("R1", "1", ReturnStatus.REQUESTED, ["SN-1"]),
+        ],
+    )
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:1", None)]  # requested: still out
+    inspected = returned(
+        "R1", "1", ReturnStatus.INSPECTED, ["SN-1"], disposition=Disposition.RESTOCK
+    )
+    assert _outcomes(serialised, [inspected]) == ["applied"]
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:1", "R1")]
+    assert _outcomes(serialised, [_ship_serial("s2", "2", "SN-1", 200)]) == ["applied"]
+    assert _exceptions(reads) == []
+
+
+def test_a_returned_serial_the_order_never_shipped_is_an_exception(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    _outcomes(
+        serialised,
+        [_ship_serial("s1", "1", "SN-1", 60), _ship_serial("s2", "2", "SN-2", 70)],
+    )
+    outcomes = _outcomes(
+        serialised,
+        [
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-9"]),  # shipped by nobody
+            returned("R2", "2", ReturnStatus.RECEIVED, ["SN-1"]),  # shipped to order 1
+        ],
+    )
+    assert outcomes == ["applied", "applied"]
+    found = reads.fulfilment_exceptions(TENANT)
+    assert [
+        (e["kind"], e["category"], e["order_key"], e["rma_id"], e["line_id"], e["sku"])
+        for e in found
+    ] == [
+        ("serial_not_shipped", "return", "web:1", "R1", "l1", "SKU-A"),
+        ("serial_not_shipped", "return", "web:2", "R2", "l1", "SKU-A"),
+    ]
+    assert [e["shipment_id"] for e in found] == [None, None]
+    assert "SN-9" in found[0]["detail"]
+    assert "no shipment recorded that serial" in found[0]["detail"]
+    assert "SN-1" in found[1]["detail"]
+    assert "order web:1 in shipment s1" in found[1]["detail"]
+    # neither serial was marked returned: SN-1 is still out with order 1, so shipping it is a
+    # duplicate; SN-2 (which order 2 shipped) did not come back either
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:1", None), ("SN-2", "s2", "web:2", None)]
+    assert _returned_rows(reads) == [
+        ("R1", "l1", "SN-9", "web:1", None),
+        ("R2", "l1", "SN-1", "web:2", None),
+    ]
+    assert _outcomes(serialised, [_ship_serial("s3", "3", "SN-1", 300)]) == ["applied"]
+    assert [e["kind"] for e in reads.fulfilment_exceptions(TENANT)][-1] == "duplicate_serial"
+    # the return exceptions do not make the orders imperfect: they are about the return
+    status = reads.perfect_order(TENANT, "web:2")
+    assert status is not None
+    assert status["components"]["documents"] is True
+    assert status["components"]["accurate"] is True
+    assert [e["kind"] for e in status["exceptions"]] == ["serial_not_shipped"]
+
+
+def test_a_serial_returned_twice_without_shipping_between_is_an_exception(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    _outcomes(
+        serialised,
+        [
+            order("4", [("l1", "SKU-A", 2)]),
+        ],
+    )
+    _outcomes(
+        serialised,
+        [
+            shipped("s1", "4", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-1", "SN-2"])]),
+            returned("R1", "4", ReturnStatus.RECEIVED, ["SN-1"]),
+            returned("R2", "4", ReturnStatus.RECEIVED, ["SN-1"]),
+        ],
+    )
+    [found] = reads.fulfilment_exceptions(TENANT)
+    assert (found["kind"], found["rma_id"]) == ("serial_not_shipped", "R2")
+    assert "return R1 already brought it back" in found["detail"]
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:4", "R1"), ("SN-2", "s1", "web:4", None)]
+
+
+def test_a_redelivered_or_updated_return_marks_and_opens_once(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    _outcomes(serialised, [order("4", [("l1", "SKU-A", 2)])])
+    _outcomes(
+        serialised,
+        [shipped("s1", "4", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-1", "SN-2"])])],
+    )
+    received = returned("R1", "4", ReturnStatus.RECEIVED, ["SN-1", "SN-9"], quantity=2)
+    inspected = returned(
+        "R1",
+        "4",
+        ReturnStatus.INSPECTED,
+        ["SN-1", "SN-9"],
+        quantity=2,
+        disposition=Disposition.RESTOCK,
+    )
+    assert _outcomes(serialised, [received]) == ["applied"]
+    after_received = (_serial_rows(reads), _returned_rows(reads), _exceptions(reads))
+    assert _outcomes(serialised, [received]) == ["duplicate"]
+    assert _outcomes(serialised, [inspected]) == ["applied"]
+    assert (_serial_rows(reads), _returned_rows(reads), _exceptions(reads)) == after_received
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:4", "R1"), ("SN-2", "s1", "web:4", None)]
+    assert _returned_rows(reads) == [
+        ("R1", "l1", "SN-1", "web:4", "s1"),
+        ("R1", "l1", "SN-9", "web:4", None),
+    ]
+    assert [kind for kind, *_ in _exceptions(reads)] == ["serial_not_shipped"]
+    [(history,)] = _query(
+        reads,
+        "SELECT COUNT(*) FROM order_history WHERE tenant = ? AND order_key = ? AND detail LIKE ?",
+        (TENANT, "web:4", "%serial_not_shipped%"),
+    )
+    assert int(history) == 1
 
 
 # -- lot control ----------------------------------------------------------------------------------
