@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.errors import HubError
-from hub.fulfilment_report import DOCUMENT_KINDS, ITEM_KINDS, FulfilmentError, FulfilmentReports
+from hub.fulfilment_report import (
+    DOCUMENT_KINDS,
+    ITEM_KINDS,
+    RETURN_KINDS,
+    FulfilmentError,
+    FulfilmentReports,
+)
 from hub.ledger.cli import AsJson, LedgerUrl, _dump, _open
 from hub.ledger.url import resolve_ledger_url
 from hub.reports import Reports
@@ -74,7 +80,8 @@ def exceptions(
     kind: Annotated[
         str | None,
         typer.Option(
-            "--kind", help=f"Only this kind: {', '.join((*ITEM_KINDS, *DOCUMENT_KINDS))}."
+            "--kind",
+            help=f"Only this kind: {', '.join((*ITEM_KINDS, *DOCUMENT_KINDS, *RETURN_KINDS))}.",
         ),
     ] = None,
     ledger: LedgerUrl = None,
@@ -104,7 +111,9 @@ def exceptions(
         return
     several = len({row["tenant"] for row in rows}) > 1
     table = Table(title=f"Fulfilment exceptions ({status})")
-    for name in ("id", *(["tenant"] if several else []), "opened", "kind", "order", "shipment"):
+    for name in (
+        "id", *(["tenant"] if several else []), "opened", "kind", "order", "shipment / return"
+    ):  # fmt: skip
         table.add_column(name, no_wrap=True)
     table.add_column("status")
     table.add_column("detail")
@@ -115,7 +124,7 @@ def exceptions(
             str(row["opened_at"])[:16],
             row["kind"],
             row["order_key"],
-            row["shipment_id"] or "-",
+            _source(row),
             row["status"]
             + (f" by {row['actor']}: {row['resolution']}" if row["status"] == "resolved" else ""),
             row["detail"],
@@ -123,6 +132,13 @@ def exceptions(
     console.print(table)
     if not rows:
         console.print("no fulfilment exceptions match")
+
+
+def _source(row: dict[str, Any]) -> str:
+    """What an exception is about: its shipment, else its return (RMA), else nothing."""
+    if row["shipment_id"]:
+        return str(row["shipment_id"])
+    return f"rma {row['rma_id']}" if row.get("rma_id") else "-"
 
 
 @fulfilment_app.command("resolve")
@@ -237,6 +253,11 @@ def order(
             ),
         )
     console.print(shipments)
+    if status["exceptions"]:
+        found = Table("id", "kind", "shipment / return", "status", "detail", title="Exceptions")
+        for row in status["exceptions"]:
+            found.add_row(str(row["id"]), row["kind"], _source(row), row["status"], row["detail"])
+        console.print(found)
 
 
 @lots_app.command("trace")

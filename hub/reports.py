@@ -295,10 +295,11 @@ class Reports:
                 "actual": None if row[6] is None else int(row[6]),
                 "detail": row[7],
                 "opened_at": row[8],
+                "rma_id": row[9],
             }
             for row in self._query(
                 "SELECT id, order_key, shipment_id, kind, sku, expected, actual, detail, "
-                "opened_at FROM fulfilment_exceptions WHERE tenant = ? AND status = 'open' "
+                "opened_at, rma_id FROM fulfilment_exceptions WHERE tenant = ? AND status = 'open' "
                 "ORDER BY id DESC LIMIT 10",
                 (tenant,),
             )

@@ -120,3 +120,45 @@ def test_lot_trace(ledger: Ledger, ledger_url: str) -> None:
     code, _, err = _run("lots", "trace", "L9", "--ledger", ledger_url)
     assert code == 1
     assert "no lot L9 in the ledger" in err
+
+
+def test_a_return_exception_is_listed_shown_and_resolved(ledger: Ledger, ledger_url: str) -> None:
+    from canonical import ReturnStatus
+    from tests.ledger.factory import TENANT, order, receipt, setup_master_data
+    from tests.ledger.test_reconciliation import line, returned, shipped
+
+    setup_master_data(ledger)
+    ledger.upsert_sku(TENANT, "SKU-A", tracking="serial")
+    ledger.apply(
+        [
+            receipt("ra", "SKU-A", "wh_a", 5),
+            order("1", [("l1", "SKU-A", 1)]),
+            shipped("s1", "1", "wh_a", [line("l1", "SKU-A", 1, serials=["SN-1"])]),
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-7"]),
+        ]
+    )
+    code, out, _ = _run(
+        "fulfilment", "exceptions", "--kind", "serial_not_shipped", "--ledger", ledger_url,
+        "--json",
+    )  # fmt: skip
+    assert code == 0
+    [row] = json.loads(out)
+    assert (row["order_key"], row["rma_id"], row["line_id"], row["sku"]) == (
+        "web:1", "R1", "l1", "SKU-A",
+    )  # fmt: skip
+    assert row["category"] == "return"
+    code, out, _ = _run("fulfilment", "exceptions", "--ledger", ledger_url)
+    assert code == 0
+    assert "serial_not_shipped" in out
+    assert "rma R1" in out
+    code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url)
+    assert code == 0
+    assert "Exceptions" in out
+    assert "serial_not_shipped" in out
+    assert "SN-7" in out
+    code, out, _ = _run(
+        "fulfilment", "resolve", str(row["id"]), "--note", "unit is SN-1, label misprinted",
+        "--actor", "ana", "--ledger", ledger_url,
+    )  # fmt: skip
+    assert code == 0
+    assert "(serial_not_shipped, order web:1) resolved by ana" in out
