@@ -214,7 +214,17 @@ class PostgresDialect(_LazySavepoint):
     Inside a write transaction (``begin_write`` to ``commit``/``rollback``, which its owner runs
     under a lock) statements go through two cursors kept for the transaction, one for writes and
     one for reads: psycopg's ``Connection.execute`` makes a new cursor per statement, which cost
-    about as much Python time as sending the statement itself in pipeline mode."""
+    about as much Python time as sending the statement itself in pipeline mode.
+
+    The connection never prepares statements on the server (psycopg's ``prepare_threshold``
+    off). psycopg prepares a statement after its fifth run and forgets (and deallocates) all of
+    them when it sees a rollback; in pipeline mode that happens while later statements of the
+    same pipeline are being prepared, and one of them was lost: after a few thousand messages
+    with refusals (each a rollback to its savepoint) a batch failed with "prepared statement
+    _pg3_637 does not exist" (``tests/ledger/test_store_batching.py``). Unprepared statements
+    cost PostgreSQL a parse and plan each (about 5 % more CPU per message in
+    ``bench.throughput --ledger-only``), and the ledger also works behind PgBouncer's
+    transaction pooling, which prepared statements do not survive."""
 
     name = "postgres"
     for_update = " FOR UPDATE"
@@ -234,7 +244,9 @@ class PostgresDialect(_LazySavepoint):
         #: the cursors of ``execute_counted`` statements in this transaction
         self._counted: list[Any] = []
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self.conn = psycopg.connect(
+                url, autocommit=True, connect_timeout=10, prepare_threshold=None
+            )
         except psycopg.OperationalError as exc:
             raise LedgerUnavailableError(
                 f"cannot connect to the PostgreSQL ledger at {_redact(url)}: {exc}"
@@ -252,7 +264,9 @@ class PostgresDialect(_LazySavepoint):
             return
         with contextlib.suppress(Exception):
             self.conn.close()
-        self.conn = self._psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        self.conn = self._psycopg.connect(
+            self._url, autocommit=True, connect_timeout=5, prepare_threshold=None
+        )
 
     @staticmethod
     def _sql(sql: str) -> str:
