@@ -50,11 +50,19 @@ class _LazySavepoint:
         the older one, and ``ROLLBACK TO SAVEPOINT name`` goes back to the newest, which halves
         the statements per message; they all end with the transaction. SQLite releases the
         previous one first (see ``SqliteDialect._savepoint``).
+
+        In pipeline mode PostgreSQL goes further: the message's writes are *held* rather than
+        sent, and go out when it stands (``disarm_savepoint``) or are dropped when it is undone,
+        so the savepoint is only taken if the message must read something after a write (the
+        read sends the savepoint, then the held writes). Most messages read nothing of their own
+        (the batch prefetched it), and a refusal then costs neither a savepoint nor a rollback.
         """
         self._armed, self._taken = name, False
 
-    def disarm_savepoint(self) -> bool:
-        """Stop guarding; whether the savepoint was taken (so there is something to roll back)."""
+    def disarm_savepoint(self, *, keep: bool = True) -> bool:
+        """Stop guarding; whether the savepoint was taken (so there is something to roll back).
+        ``keep=False`` when the guarded message is being undone (see ``PostgresDialect``, which
+        may still hold its statements)."""
         taken, self._armed, self._taken = self._taken, None, False
         return taken
 
@@ -83,7 +91,7 @@ class Dialect(Protocol):
         self, rows: Sequence[Sequence[Any]], types: Sequence[str]
     ) -> tuple[str, list[Any]]: ...
     def arm_savepoint(self, name: str) -> None: ...
-    def disarm_savepoint(self) -> bool: ...
+    def disarm_savepoint(self, *, keep: bool = True) -> bool: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def begin_write(self, *, pipeline: bool = False) -> None: ...
     def sync(self) -> None: ...
@@ -126,7 +134,9 @@ class SqliteDialect(_LazySavepoint):
         return self.conn.execute(sql, tuple(params)).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        if self._armed:
+        if self._armed and (self._pipeline is None or self._held):
+            # a read that follows held writes may depend on them: they go first, savepoint
+            # ahead; a read before any write leaves the savepoint armed
             self._take_savepoint()
         return self.conn.execute(sql, tuple(params)).fetchall()
 
@@ -243,6 +253,9 @@ class PostgresDialect(_LazySavepoint):
         self._reader: Any = None
         #: the cursors of ``execute_counted`` statements in this transaction
         self._counted: list[Any] = []
+        #: the guarded message's writes, not sent yet (pipeline mode; see ``arm_savepoint``)
+        #: (statement, parameters, its own cursor or None for the shared writer)
+        self._held: list[tuple[Any, tuple[Any, ...] | None, Any]] = []
         try:
             self.conn = psycopg.connect(
                 url, autocommit=True, connect_timeout=10, prepare_threshold=None
@@ -276,6 +289,9 @@ class PostgresDialect(_LazySavepoint):
         """Run one statement; its row count (-1 in pipeline mode, where the statement is only
         queued: it is sent with the next statement whose result is needed)."""
         if self._armed:
+            if self._pipeline is not None:  # held until the message is known to stand
+                self._held.append((self._sql(sql), tuple(params), None))
+                return -1
             self._take_savepoint()
         writer = self._writer
         if writer is None:
@@ -285,7 +301,9 @@ class PostgresDialect(_LazySavepoint):
         return -1 if self._pipeline is not None else int(writer.rowcount)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        if self._armed:
+        if self._armed and (self._pipeline is None or self._held):
+            # a read that follows held writes may depend on them: they go first, savepoint
+            # ahead; a read before any write leaves the savepoint armed
             self._take_savepoint()
         reader = self._reader
         if reader is None:
@@ -298,6 +316,9 @@ class PostgresDialect(_LazySavepoint):
         """Several parameterless statements in one round trip (the simple query protocol; in
         pipeline mode, queued one by one, which is also one round trip)."""
         if self._armed:
+            if self._pipeline is not None:
+                self._held.extend((statement.encode(), None, None) for statement in sql)
+                return
             self._take_savepoint()
         if self._pipeline is not None:
             for statement in sql:
@@ -307,6 +328,22 @@ class PostgresDialect(_LazySavepoint):
 
     def _savepoint(self, name: str) -> None:
         self.statements(f"SAVEPOINT {name}")
+        self._send_held()
+
+    def disarm_savepoint(self, *, keep: bool = True) -> bool:
+        """Stop guarding the message. In pipeline mode its writes were held (see
+        :meth:`arm_savepoint`): they are sent now if the message stands (``keep``), dropped if it
+        is undone, so a message whose statements were all writes needs no savepoint either way."""
+        if keep:
+            self._send_held()
+        else:
+            self._held.clear()
+        return super().disarm_savepoint(keep=keep)
+
+    def _send_held(self) -> None:
+        held, self._held = self._held, []
+        for statement, params, cursor in held:
+            (cursor or self._writer).execute(statement, params)
 
     def rows_source(
         self, rows: Sequence[Sequence[Any]], types: Sequence[str]
@@ -343,10 +380,13 @@ class PostgresDialect(_LazySavepoint):
         if self._writer is None:
             count = self.execute(sql, params)
             return lambda: count
-        if self._armed:
-            self._take_savepoint()
         cursor = self.conn.cursor()  # its own cursor: the shared writer's result is overwritten
         self._counted.append(cursor)
+        if self._armed:
+            if self._pipeline is not None:  # held like ``execute``; dropped, it counts -1
+                self._held.append((self._sql(sql), tuple(params), cursor))
+                return lambda: int(cursor.rowcount)
+            self._take_savepoint()
         cursor.execute(self._sql(sql), tuple(params))
         return lambda: int(cursor.rowcount)
 
@@ -421,6 +461,7 @@ class PostgresDialect(_LazySavepoint):
     def _end_transaction(self) -> None:
         self._in_transaction = False
         self._armed, self._taken = None, False
+        self._held = []
         cursors = [self._writer, self._reader, *self._counted]
         self._writer, self._reader, self._counted = None, None, []
         for cursor in cursors:

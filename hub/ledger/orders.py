@@ -199,7 +199,7 @@ def _payload_skus(payload: Any) -> list[str]:
 def prefetch(work: Work, envelopes: list[Envelope]) -> None:
     """The optimistic pass's reads, for the whole batch, in a few statements.
 
-    Per tenant: the SKUs' master data; the orders named by the batch, locked in key order; for
+    Per tenant: its locations; the SKUs' master data; the orders named by the batch, locked in key order; for
     the ones not stored yet, the order keys' advisory locks (key order) and a second look, then
     which of them have parked messages; the stored orders' lines; and every position row of the
     SKUs the batch names or its orders' lines hold, locked in (SKU, location) order. Messages
@@ -218,6 +218,9 @@ def prefetch(work: Work, envelopes: list[Envelope]) -> None:
             shipments.setdefault(envelope.tenant, []).append(envelope.payload)
     _prefetch_fulfilment(work, shipments)
     for tenant, (keys, skus) in by_tenant.items():
+        # read now, not by the first message that needs them: a read after a message's held
+        # writes would make it take its savepoint (see ``PostgresDialect.arm_savepoint``)
+        work.locations(tenant)
         ordered = sorted(keys)
         for key, row in _select_orders(work, tenant, ordered).items():
             work.cached_orders[(tenant, key)] = row

@@ -285,7 +285,7 @@ class Ledger:
             except MessageRejectedError as error:
                 # Raised by the ledger's logic for this message (a database error never becomes
                 # a refusal in this pass), so it is this message's alone.
-                if db.disarm_savepoint():  # else the message sent nothing: nothing to undo
+                if db.disarm_savepoint(keep=False):  # else nothing was sent: nothing to undo
                     db.statements("ROLLBACK TO SAVEPOINT msg")
                 work.undo_message()
                 work.message_rolled_back()

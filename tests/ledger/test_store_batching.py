@@ -22,6 +22,7 @@ from tests.ledger.factory import (
     order,
     receipt,
     setup_master_data,
+    shipment,
 )
 
 
@@ -116,9 +117,10 @@ def test_position_rows_are_written_once_per_batch_on_postgres(postgres_url: str)
             ("SKU-A", "wh_a", 10, 2),
             ("SKU-B", "wh_a", 0, 1),
         ]
-        # a receipt sends no statement (but the first, which reads the tenant's locations for
-        # the batch), so takes no savepoint; the order does
-        assert seen.count("SAVEPOINT msg") == 2
+        # a receipt sends no statement of its own (the first reads the tenant's locations for
+        # the batch, before any write: nothing to guard); the order's writes are held until it
+        # stands and then sent, so no message needed a savepoint
+        assert seen.count("SAVEPOINT msg") == 0
         assert seen.count("RELEASE SAVEPOINT") == 0
         assert _buckets(ledger, "SKU-A", "wh_a") == (15, 2)
         _journal_matches_positions(ledger)
@@ -152,6 +154,34 @@ def test_a_refused_message_rolls_back_to_its_own_savepoint(ledger: Ledger) -> No
     assert ledger.apply([fixed])[0].outcome == "applied"
     assert _buckets(ledger, "SKU-A", "wh_a") == (7, 0)
     assert _buckets(ledger, "SKU-B", "wh_a") == (4, 3)
+
+
+def test_a_refused_message_that_only_wrote_costs_no_rollback_on_postgres(
+    postgres_url: str,
+) -> None:
+    """In pipeline mode a message's writes are held until it stands: the shipment below stores
+    itself, then is refused (it leaves from a location that holds none of the SKU), and its
+    writes are simply never sent (no savepoint, no rollback), while the messages around it
+    apply."""
+    Ledger.migrate(as_url(postgres_url))
+    with Ledger(as_url(postgres_url)) as ledger:
+        setup_master_data(ledger)
+        ledger.apply([receipt("r0", "SKU-A", "wh_a", 10), receipt("r0b", "SKU-B", "wh_a", 10)])
+        ledger.apply([order("o1", [("1", "SKU-B", 3)]), order("o2", [("1", "SKU-A", 2)])])
+        seen = _Statements(ledger)
+        results = ledger.apply(
+            [
+                receipt("r1", "SKU-A", "wh_a", 1),
+                shipment("s1", "o1", "wh_b", [("1", "SKU-B", 3)]),
+                shipment("s2", "o2", "wh_a", [("1", "SKU-A", 2)]),
+            ]
+        )
+        assert [r.outcome for r in results] == ["applied", "rejected", "applied"]
+        assert seen.count("SAVEPOINT msg") == 0
+        assert seen.count("ROLLBACK TO SAVEPOINT") == 0
+        assert _buckets(ledger, "SKU-A", "wh_a") == (9, 0)
+        assert _buckets(ledger, "SKU-B", "wh_a") == (10, 3)
+        _journal_matches_positions(ledger)
 
 
 @pytest.fixture
