@@ -333,6 +333,18 @@ class Connector:
             "implement request_fulfillment"
         )
 
+    @classmethod
+    def location_problems(
+        cls, config: ConnectorConfig, location: str
+    ) -> list[tuple[tuple[str, ...], str]]:
+        """What this configuration lacks to serve ``location`` (an instance's ``location:``).
+
+        ``hub validate`` reports each as ``(settings key path, message)``, so a node that cannot
+        be served is a load-time error rather than a dead letter at the first release. The default
+        finds nothing; EasyPost needs the location's origin address and a default parcel.
+        """
+        return []
+
     def account(self) -> str:
         """A short, secret-free name of the vendor account (shop domain, seller id), for errors."""
         return ""

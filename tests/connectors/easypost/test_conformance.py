@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,15 @@ import httpx
 import pytest
 import respx
 
-from canonical.fulfillment import TrackingEvent, TrackingStatus
+from canonical.fulfillment import (
+    FulfillmentLine,
+    FulfillmentRequest,
+    TrackingEvent,
+    TrackingStatus,
+)
 from canonical.money import Money
+from canonical.order import OrderRef
+from canonical.party import Address
 from connectors.base import load_payload
 from connectors.easypost import EasyPostConnector
 from connectors.errors import TranslationError
@@ -24,6 +32,17 @@ CONFIG: dict[str, Any] = {
     "api_key": "EZTK0123456789abcdef0123456789ab",
     "webhook_secrets": ["sécret-nouveau", "old-secret-1"],
     "max_attempts": 3,
+    "origins": {
+        "wh_east": {
+            "company": "Acme Goods East",
+            "line1": "200 Harbor Way",
+            "city": "Newark",
+            "region": "NJ",
+            "postal_code": "07114",
+            "country": "US",
+        }
+    },
+    "parcel": {"weight_oz": 16},
 }
 CTX = TranslationContext(
     tenant="acme", instance="easypost", received_at=datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -50,6 +69,30 @@ BUY_RESPONSE = {
 }
 
 
+def label_request() -> FulfillmentRequest:
+    return FulfillmentRequest(
+        tenant="acme",
+        request_id="release/wh_east/20260302-w1/shopify_us:9101",
+        order=OrderRef(channel="shopify_us", external_id="9101"),
+        location="wh_east",
+        lines=[FulfillmentLine(line_id="1", sku="TSHIRT-RED-M", quantity=1)],
+        ship_to=Address(
+            name="Jane Doe",
+            line1="88 Colin P Kelly Jr St",
+            city="San Francisco",
+            region="CA",
+            postal_code="94107",
+            country="US",
+        ),
+        service_level="standard",
+        requested_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
+    )
+
+
+def created_shipment() -> Any:
+    return json.loads((FIXTURES / "shipment_created.json").read_text())
+
+
 class TestEasyPostConformance(ConnectorConformance):
     connector = EasyPostConnector
     valid_config = CONFIG
@@ -72,7 +115,26 @@ class TestEasyPostConformance(ConnectorConformance):
             ok=lambda: httpx.Response(200, json=BUY_RESPONSE),
         )
     ]
-    waivers = {"pagination": "trackers arrive by webhook; the connector lists nothing yet"}
+    outbound += [
+        OutboundCase(
+            name="shipments.create",
+            method="POST",
+            url="https://api.easypost.com/v2/shipments",
+            call=lambda c: c.create_shipment(label_request()),  # type: ignore[attr-defined]
+            ok=lambda: httpx.Response(201, json=created_shipment()),
+        ),
+        OutboundCase(
+            name="shipments.list",
+            method="GET",
+            url="https://api.easypost.com/v2/shipments",
+            call=lambda c: c.find_bought_shipment(label_request()),  # type: ignore[attr-defined]
+            ok=lambda: httpx.Response(200, json={"shipments": [], "has_more": False}),
+        ),
+    ]
+    waivers = {
+        "pagination": "trackers arrive by webhook; the one list (shipments already bought for a "
+        "request, before_id paging) is tested in test_label_purchase.py"
+    }
 
     def change(self, sample: Sample, payload: Any) -> Any:
         tracker = payload.get("result", payload)
