@@ -175,7 +175,10 @@ def _push_action(settler: LevelSettler, connector: Any, channel: str) -> Outboun
 
 def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> OutboundAction:
     """Hand a released order to its node: the request is rebuilt from the ledger (the outbox
-    event names only the order, node and request id) and sent through the node's connector."""
+    event names only the order, node and request id) and sent through the node's connector.
+
+    The node's own id for it (a ShipBob order, an EasyPost shipment whose label was bought) is
+    logged with the request id; the ledger does not store it yet."""
     from hub.release.run import request_for
 
     async def send(event: OutboxEvent) -> None:
@@ -185,7 +188,14 @@ def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> Outb
         )
         if request is None:  # nothing is left to ship there (cancelled since the release)
             return
-        await call_connector(connector.request_fulfillment, request)
+        reference = await call_connector(connector.request_fulfillment, request)
+        log.info(
+            "released %s to %s through %s; its reference there: %s",
+            request.request_id,
+            request.location,
+            type(connector).name,
+            reference,
+        )
 
     return send
 

@@ -228,7 +228,7 @@ def _check_tenant(
                 collector, (*path, "secrets", key), key, reference, environ, check_secrets
             )
         try:
-            model.model_validate(values)
+            validated = model.model_validate(values)
         except ValidationError as exc:
             for item in exc.errors(include_url=False, include_input=False):
                 loc = tuple(item["loc"])
@@ -247,6 +247,11 @@ def _check_tenant(
                     collector.add((*path, group), f"{instance.type} needs {group[:-1]} {loc[0]!r}")
                 else:
                     collector.add((*path, group, *loc), f"{'.'.join(map(str, loc))}: {item['msg']}")
+        else:
+            problems_at = getattr(connector, "location_problems", None)
+            if instance.location is not None and problems_at is not None:
+                for keys, message in problems_at(validated, instance.location):
+                    collector.add((*path, "settings", *keys), message)
 
     _check_release(collector, tenant_name, tenant)
     known_events = set(EVENT_TYPES)

@@ -204,3 +204,39 @@ def test_outbound_routes_come_from_the_ledger_and_go_to_connectors_that_act_on_t
         assert "did you mean 'ledger'" in problem
     finally:
         del ShopConnector.accepts  # type: ignore[attr-defined]
+
+
+EASYPOST_NODE = """\
+version: 1
+tenants:
+  acme:
+    locations:
+      wh_east: {kind: warehouse, priority: 1}
+    connectors:
+      labels:
+        type: easypost
+        location: wh_east
+        settings:
+          origins:
+            wh_west: {company: Acme, line1: 1 Main St, city: Newark, postal_code: "07114", country: US}
+          parcel: {weight_oz: 16}
+        secrets:
+          api_key: env:SHOP_TOKEN
+          webhook_secrets: [env:SHOP_HOOK]
+    routes:
+      - {from: ledger, events: [fulfillment.requested], to: [labels]}
+"""
+
+
+def test_an_easypost_node_without_its_origin_address_is_refused_at_load_time() -> None:
+    from connectors.easypost import EasyPostConnector
+
+    connectors = {"easypost": EasyPostConnector}
+    [problem] = _problems(EASYPOST_NODE, connectors=connectors)
+    assert problem.startswith("deploy.yaml:12:")  # at settings.origins
+    assert "serves location 'wh_east' but settings.origins has no address for it" in problem
+    fixed = EASYPOST_NODE.replace("wh_west: {company", "wh_east: {company")
+    assert _problems(fixed, connectors=connectors) == []
+    no_parcel = fixed.replace("          parcel: {weight_oz: 16}\n", "")
+    [problem] = _problems(no_parcel, connectors=connectors)
+    assert "has no settings.parcel" in problem

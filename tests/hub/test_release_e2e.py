@@ -146,3 +146,141 @@ async def test_a_released_order_becomes_a_shipbob_order(
     ]
     assert sent["recipient"]["address"]["country"]
     assert sent["tags"] == [{"name": "hub_request_id", "value": outcome["request_id"]}]
+
+
+EASYPOST = "https://api.easypost.com/v2/shipments"
+
+
+def _easypost_document() -> dict[str, Any]:
+    """Own warehouse wh_east, served by an EasyPost instance that buys its labels."""
+    tenant = acme_tenant()
+    tenant["connectors"]["labels_east"] = {
+        "type": "easypost",
+        "location": "wh_east",
+        "settings": {
+            "origins": {
+                "wh_east": {
+                    "company": "Acme Goods East",
+                    "line1": "200 Harbor Way",
+                    "city": "Newark",
+                    "region": "NJ",
+                    "postal_code": "07114",
+                    "country": "US",
+                }
+            },
+            "parcel": {"weight_oz": 16, "tare_oz": 2},
+            "sku_weights_oz": {"TSHIRT-RED-M": 6, "MUG-WHITE": 12},
+            "service_levels": {"standard": {"carrier": "USPS", "services": ["GroundAdvantage"]}},
+        },
+        "secrets": {"api_key": "env:EASYPOST_KEY", "webhook_secrets": ["env:EASYPOST_HOOK"]},
+    }
+    tenant["routes"].append(
+        {"from": "ledger", "events": ["fulfillment.requested"], "to": ["labels_east"]}
+    )
+    return {"tenants": {"acme": tenant}}
+
+
+def _easypost_vendor(vendor: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """EasyPost as documented, remembering its shipments: list, create (rates), buy."""
+    shipments: list[dict[str, Any]] = []
+
+    def create(request: httpx.Request) -> httpx.Response:
+        spec = json.loads(request.content)["shipment"]
+        shipment_id = f"shp_{len(shipments) + 1:032x}"
+        rates = [
+            {"id": f"rate_{n}{shipment_id[4:]}"[:37], "object": "Rate", "carrier": carrier,
+             "service": service, "rate": rate, "currency": "USD", "delivery_days": days,
+             "shipment_id": shipment_id}
+            for n, (carrier, service, rate, days) in enumerate(
+                [("USPS", "Priority", "9.10", 2), ("USPS", "GroundAdvantage", "7.40", 4),
+                 ("UPS", "Ground", "6.90", 3)]
+            )
+        ]  # fmt: skip
+        shipment = {
+            "id": shipment_id, "object": "Shipment", "reference": spec["reference"],
+            "to_address": spec["to_address"], "from_address": spec["from_address"],
+            "parcel": spec["parcel"], "rates": rates, "selected_rate": None,
+            "postage_label": None, "tracking_code": None, "messages": [],
+        }  # fmt: skip
+        shipments.insert(0, shipment)
+        return httpx.Response(201, json=shipment)
+
+    def buy(request: httpx.Request) -> httpx.Response:
+        shipment = next(s for s in shipments if s["id"] == request.url.path.split("/")[3])
+        rate_id = json.loads(request.content)["rate"]["id"]
+        shipment["selected_rate"] = next(r for r in shipment["rates"] if r["id"] == rate_id)
+        shipment["tracking_code"] = "9400100208303109920417"
+        shipment["postage_label"] = {
+            "object": "PostageLabel",
+            "label_url": "https://easypost-files.s3.us-west-2.amazonaws.com/files/l.png",
+        }
+        return httpx.Response(200, json=shipment)
+
+    vendor.get(EASYPOST).mock(
+        side_effect=lambda _r: httpx.Response(200, json={"shipments": shipments, "has_more": False})
+    )
+    created = vendor.post(EASYPOST).mock(side_effect=create)
+    bought = vendor.post(url__regex=rf"{EASYPOST}/shp_[0-9a-f]+/buy").mock(side_effect=buy)
+    return created, bought, shipments
+
+
+async def test_a_release_to_an_own_warehouse_served_by_easypost_buys_one_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = _easypost_document()
+    env = {**ENV, "EASYPOST_KEY": "EZTK0123456789abcdef", "EASYPOST_HOOK": "easypost-hook"}
+    config = tmp_path / "deploy.yaml"
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ledger_url = str(tmp_path / "ledger.sqlite3")
+    runtime = open_runtime(
+        Deployment.model_validate(document), ledger_url=ledger_url, environ=env, auto_migrate=True
+    )
+    for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
+        runtime.ledger.upsert_sku("acme", sku)
+    runtime.ledger.apply(
+        [receipt("TSHIRT-RED-M", 10, "wh_east"), receipt("MUG-WHITE", 10, "wh_east")]
+    )
+    runtime.catalog.reload()
+    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    try:
+        with respx.mock(assert_all_called=False) as vendor:
+            vendor.route(host="127.0.0.1").pass_through()
+            created, bought, shipments = _easypost_vendor(vendor)
+            async with serving(runtime, env) as url, httpx.AsyncClient(base_url=url) as client:
+                body = json.dumps(paid_order(9102)).encode()
+                answer = await client.post(
+                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
+                )
+                assert answer.status_code == 200
+                for _ in range(200):
+                    order = runtime.ledger.order("shopify_us:9102", tenant="acme")
+                    if order is not None and order["state"] == "allocated":
+                        break
+                    await asyncio.sleep(0.05)
+                result = await asyncio.to_thread(CliRunner().invoke, app, release)
+                assert result.exit_code == 0, result.output
+                [outcome] = json.loads(result.output)["tenants"][0]["results"]
+                assert outcome["outcome"] == "applied"
+                for _ in range(200):
+                    if bought.called:
+                        break
+                    await asyncio.sleep(0.05)
+                again = await asyncio.to_thread(CliRunner().invoke, app, release)
+                assert again.exit_code == 0, again.output
+                await asyncio.sleep(0.5)  # a second purchase would have left by now
+        released = runtime.ledger.order("shopify_us:9102", tenant="acme")
+    finally:
+        runtime.close()
+
+    assert created.call_count == 1
+    assert bought.call_count == 1
+    [shipment] = shipments
+    assert shipment["reference"] == outcome["request_id"]
+    assert shipment["parcel"] == {"weight": 26}  # 2 x 6 + 1 x 12 + 2 tare, in ounces
+    assert shipment["from_address"]["street1"] == "200 Harbor Way"
+    assert shipment["to_address"]["country"]
+    assert shipment["selected_rate"]["service"] == "GroundAdvantage"  # mapped, not UPS's 6.90
+    assert released is not None
+    assert released["state"] == "released"  # no shipment is booked at label purchase
