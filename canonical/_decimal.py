@@ -22,6 +22,10 @@ _DECIMAL_RE: Final = re.compile(DECIMAL_PATTERN)
 
 def parse_exact_decimal(value: Any, info: ValidationInfo) -> Decimal:
     """Accept only exact representations of a decimal number."""
+    if type(value) is str:  # JSON's only spelling, so every amount of every message: first
+        if _DECIMAL_RE.match(value) is None:
+            raise ValueError(f"{value!r} is not a decimal number such as '19.99'")
+        return Decimal(value)  # the pattern admits finite numbers only
     if isinstance(value, bool | float):
         raise ValueError(
             f"must be exact: pass a decimal string or a Decimal, not a {type(value).__name__}"
