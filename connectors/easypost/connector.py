@@ -164,8 +164,10 @@ class _ShipmentPages(BasePaginator[str]):
 
     def get_next(self, response: httpx.Response) -> str | None:
         page: Any = load_payload(response.content)
-        shipments = page.get("shipments") if isinstance(page, dict) else None
-        if not page.get("has_more") or not isinstance(shipments, list) or not shipments:
+        if not isinstance(page, dict) or page.get("has_more") is not True:
+            return None
+        shipments = page.get("shipments")
+        if not isinstance(shipments, list) or not shipments:
             return None
         last = shipments[-1]
         return str(last["id"]) if isinstance(last, dict) and last.get("id") else None
@@ -330,7 +332,8 @@ class EasyPostConnector(Connector):
     def _listed(pages: Iterator[httpx.Response]) -> Iterator[dict[str, Any]]:
         for response in pages:
             page: Any = load_payload(response.content)
-            for shipment in page.get("shipments") or []:
+            listed = page.get("shipments") if isinstance(page, dict) else None
+            for shipment in listed if isinstance(listed, list) else []:
                 if isinstance(shipment, dict):
                     yield shipment
 

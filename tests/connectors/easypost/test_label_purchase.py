@@ -26,6 +26,7 @@ from connectors.errors import (
     AuthenticationError,
     ConnectorConfigError,
     FatalError,
+    PaginationLoopError,
     RateLimited,
     RequestRejected,
     RetriableError,
@@ -514,3 +515,14 @@ def test_the_config_schema_documents_the_label_settings() -> None:
     assert {"origins", "parcel", "sku_weights_oz", "service_levels", "label_format"} <= set(
         properties
     )
+
+
+def test_a_shipment_list_that_repeats_its_page_is_refused_rather_than_looped() -> None:
+    page = {"shipments": [{**CREATED, "reference": "someone else"}], "has_more": True}
+    with respx.mock(assert_all_called=False) as mock:
+        listed, create, _ = _mock_vendor(mock)
+        listed.mock(side_effect=lambda _r: httpx.Response(200, json=page))
+        with pytest.raises(PaginationLoopError):
+            _connector().request_fulfillment(_request())
+    assert listed.call_count == 2
+    assert not create.called
