@@ -134,9 +134,7 @@ class SqliteDialect(_LazySavepoint):
         return self.conn.execute(sql, tuple(params)).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        if self._armed and (self._pipeline is None or self._held):
-            # a read that follows held writes may depend on them: they go first, savepoint
-            # ahead; a read before any write leaves the savepoint armed
+        if self._armed:
             self._take_savepoint()
         return self.conn.execute(sql, tuple(params)).fetchall()
 

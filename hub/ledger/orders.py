@@ -669,11 +669,41 @@ def _update_state(
         else:
             state = "backordered"
     if state != order["state"]:
-        work.db.execute(
-            "UPDATE orders SET state = ? WHERE tenant = ? AND order_key = ?", (state, tenant, key)
-        )
         history(work, tenant, key, event, state, f"{order['state']} -> {state}")
         order["state"] = state
+        if work.optimistic and work.cached_orders.get((tenant, key)) is order:
+            # the batch copy is the order's state: written once when the batch ends
+            work.dirty_states.add((tenant, key))
+            work.batch_flushes.setdefault("order_states", flush_states)
+        else:
+            work.db.execute(
+                "UPDATE orders SET state = ? WHERE tenant = ? AND order_key = ?",
+                (state, tenant, key),
+            )
+
+
+def flush_states(work: Work) -> None:
+    """Write the state of every order the batch moved, as the batch copy holds it now, in one
+    statement (an order a rolled-back message created is no longer in the copy)."""
+    rows = []
+    for tenant, key in sorted(work.dirty_states):
+        order = work.cached_orders.get((tenant, key))
+        if order is not None:
+            rows.append((tenant, key, order["state"]))
+    work.dirty_states.clear()
+    if rows and work.db.name != "postgres":  # only PostgreSQL's pass keeps a batch copy today
+        work.db.executemany(
+            "UPDATE orders SET state = ? WHERE tenant = ? AND order_key = ?",
+            [(state, tenant, key) for tenant, key, state in rows],
+        )
+    elif rows:
+        tenants, keys, states = (list(column) for column in zip(*rows, strict=True))
+        work.db.execute(
+            "UPDATE orders AS o SET state = v.state "
+            "FROM unnest(?::text[], ?::text[], ?::text[]) AS v(tenant, order_key, state) "
+            "WHERE o.tenant = v.tenant AND o.order_key = v.order_key",
+            (tenants, keys, states),
+        )
 
 
 def order_snapshot(text: str) -> dict[str, Any]:

@@ -14,12 +14,15 @@ be shared by threads (``asyncio.to_thread``); for parallelism open one ``Ledger`
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from prometheus_client import Counter
 
 from canonical import ChannelAvailability, Envelope, StockPosition
 from hub.ledger.dialect import PostgresDialect, SqliteDialect
@@ -44,6 +47,15 @@ __all__ = ["ApplyResult", "Ledger", "OutboxEvent", "Outcome"]
 
 Outcome = Literal["applied", "duplicate", "stale", "parked", "rejected"]
 MAX_ATTEMPTS = 8
+
+log = logging.getLogger(__name__)
+
+ISOLATED_BATCHES = Counter(
+    "hub_ledger_isolated_batches_total",
+    "Batches whose optimistic pass failed and ran again message by message, by the error that "
+    "sent them there (a steady rate means a bug or a poison message, and halves throughput).",
+    ["cause"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,9 @@ class Ledger:
             else PostgresDialect(target.location)
         )
         self._lock = threading.RLock()
+        #: batches whose optimistic pass failed and ran again isolated (statement by statement):
+        #: rare by design; a batch that goes isolated every time is a bug or a poison message
+        self.isolated_batches = 0
         if auto_migrate is None:
             auto_migrate = target.is_default
         if auto_migrate:
@@ -212,7 +227,13 @@ class Ledger:
 
         try:
             return list(self._run(optimistic, pipeline=True))
-        except IsolationNeeded:
+        except IsolationNeeded as signal:
+            self.isolated_batches += 1
+            cause = signal.__cause__ or signal
+            ISOLATED_BATCHES.labels(type(cause).__name__).inc()
+            log.debug(
+                "a ledger batch of %d runs isolated after %s", len(envelopes), type(cause).__name__
+            )
             return list(self._run(isolated))
 
     def _write_audit(

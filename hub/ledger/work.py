@@ -138,6 +138,10 @@ class Work:
     #: end by the flush registered under a name in ``batch_flushes`` (``orders.flush_lines``);
     #: a rolled-back message put its lines back in the copy, so the final state is written.
     dirty_lines: set[tuple[str, str, str]] = field(default_factory=set)
+    #: Optimistic pass: orders whose state changed in the batch copy, written the same way
+    #: (``orders.flush_states``): an order that moves captured -> allocated -> shipped within one
+    #: batch costs one write.
+    dirty_states: set[tuple[str, str]] = field(default_factory=set)
     batch_flushes: dict[str, Callable[[Work], None]] = field(default_factory=dict)
     #: Optimistic pass: each cached position row the batch changed, as it was in the database
     #: when this transaction locked (or created) it, and when it last changed. Its net change
