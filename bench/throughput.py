@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from bench.cpu import CpuMeter, CpuUse
 from bench.floor import run_floor
-from bench.workload import CHANNELS, LOCATIONS, SKUS, TENANT, mixed_workload
+from bench.workload import load_master_data, mixed_workload
 from canonical import Envelope
 from router.idempotency import RedisFastPath
 from router.pipeline import Router, RouterConfig
@@ -86,12 +86,7 @@ async def run_hub(
 
     Ledger.migrate(postgres_url)
     ledger = Ledger(postgres_url)
-    for location in LOCATIONS:
-        ledger.upsert_location(TENANT, location)
-    for channel in CHANNELS:
-        ledger.upsert_channel(TENANT, channel)
-    for sku in SKUS:
-        ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+    load_master_data(ledger)
     catalog_db = PostgresDialect(postgres_url)
     ops = OperationsStore(PostgresDialect(postgres_url))
     client = Redis.from_url(redis_url, max_connections=50)
@@ -177,12 +172,7 @@ async def run_embedded(
 
     path = f"{directory}/ledger.sqlite3"
     ledger = Ledger(path, auto_migrate=True)
-    for location in LOCATIONS:
-        ledger.upsert_location(TENANT, location)
-    for channel in CHANNELS:
-        ledger.upsert_channel(TENANT, channel)
-    for sku in SKUS:
-        ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+    load_master_data(ledger)
     ops = OperationsStore(SqliteDialect(path))
     catalog_db = SqliteDialect(path)
     router = Router(
@@ -240,12 +230,7 @@ def run_ledger_only(
     Ledger.migrate(postgres_url)
     meter = meter or CpuMeter()
     with Ledger(postgres_url) as ledger:
-        for location in LOCATIONS:
-            ledger.upsert_location(TENANT, location)
-        for channel in CHANNELS:
-            ledger.upsert_channel(TENANT, channel)
-        for sku in SKUS:
-            ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
+        load_master_data(ledger)
         meter.start()
         started = time.perf_counter()
         for start in range(0, len(envelopes), batch):

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from canonical import (
     Envelope,
@@ -33,13 +34,24 @@ from canonical import (
 )
 from canonical.party import Address, Customer
 
-__all__ = ["CHANNELS", "LOCATIONS", "SKUS", "TENANT", "mixed_workload"]
+__all__ = ["CHANNELS", "LOCATIONS", "SKUS", "TENANT", "load_master_data", "mixed_workload"]
 
 TENANT = "bench"
 CHANNELS = ("shopify_us", "amazon_us", "woo_eu")
 LOCATIONS = ("wh_east", "wh_west")
 SKUS = tuple(f"SKU-{n:04d}" for n in range(200))
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def load_master_data(ledger: Any) -> None:
+    """The workload's locations, channels and SKUs (backorders allowed, so every order
+    reserves), into a ``hub.ledger.Ledger``."""
+    for location in LOCATIONS:
+        ledger.upsert_location(TENANT, location)
+    for channel in CHANNELS:
+        ledger.upsert_channel(TENANT, channel)
+    for sku in SKUS:
+        ledger.upsert_sku(TENANT, sku, backorder_allowed=True)
 
 
 def _order(rng: random.Random, number: int, at: datetime) -> Order:

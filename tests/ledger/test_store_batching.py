@@ -301,19 +301,14 @@ def test_a_long_run_with_refusals_applies_every_batch_on_postgres(postgres_url: 
     statement "_pg3_637" does not exist" after a few thousand messages): a savepoint rollback
     seen in pipeline mode makes psycopg forget and deallocate its statements while others are
     still being prepared in the same pipeline. The ledger's connections no longer prepare."""
-    from bench.workload import CHANNELS, LOCATIONS, SKUS, mixed_workload
     from bench.workload import TENANT as BENCH_TENANT
+    from bench.workload import load_master_data, mixed_workload
 
     envelopes = list(mixed_workload(8000))
     url = as_url(postgres_url)
     Ledger.migrate(url)
     with Ledger(url) as ledger:
-        for location in LOCATIONS:
-            ledger.upsert_location(BENCH_TENANT, location)
-        for channel in CHANNELS:
-            ledger.upsert_channel(BENCH_TENANT, channel)
-        for sku in SKUS:
-            ledger.upsert_sku(BENCH_TENANT, sku, backorder_allowed=True)
+        load_master_data(ledger)
         outcomes: Counter[str] = Counter()
         for start in range(0, len(envelopes), 200):
             outcomes.update(r.outcome for r in ledger.apply(envelopes[start : start + 200]))
