@@ -43,7 +43,7 @@ from hub.ledger.shipments import (
     apply_fulfillment_request,
     apply_shipment,
     close_requests,
-    receive_serials,
+    return_serials,
 )
 from hub.ledger.work import Work, ts
 from hub.replenishment.records import (
@@ -298,7 +298,9 @@ def apply_return(work: Work, envelope: Envelope) -> str:
     """Requested: recorded. Received: units go to returns pending inspection (not available).
     Inspected: each line's disposition moves them to on-hand, damaged or scrap. The serials of a
     received line are marked returned (or, when the order never shipped them, open
-    ``serial_not_shipped``): see :func:`hub.ledger.shipments.receive_serials`."""
+    ``serial_not_shipped``), an inspected line's disposition is recorded with its serials, and a
+    serial-controlled line received with fewer serials than units opens ``return_serial_missing``:
+    see :func:`hub.ledger.shipments.return_serials`."""
     rma = envelope.payload
     assert isinstance(rma, ReturnRequest)
     tenant, key = rma.tenant, rma.order.key
@@ -392,17 +394,24 @@ def apply_return(work: Work, envelope: Envelope) -> str:
             "UPDATE return_lines SET received = ?, inspected = ? WHERE tenant = ? AND rma_id = ? AND line_id = ?",
             (received, inspected, tenant, rma.rma_id, line.line_id),
         )
-        if receive and line.serials:  # the units are back: so are their serials
+        if receive:  # the units are back: so are their serials (and, inspected, their fate)
+            inspected_as = (
+                line.disposition.value
+                if envelope.event_type == "return.inspected" and line.disposition is not None
+                else None
+            )
             opened.extend(
-                receive_serials(
+                return_serials(
                     work,
                     tenant,
                     key,
                     rma.rma_id,
                     line.line_id,
                     sku,
+                    line.quantity,
                     list(line.serials),
                     ts(rma.updated_at),
+                    inspected_as,
                 )
             )
     kinds = sorted(set(opened))

@@ -10,7 +10,8 @@ each lot-controlled line picks). A shipment confirmation is then *reconciled* ag
   are ``extra_item``; a shipment from another node than the request's is ``wrong_location``;
 * a lot-controlled unit shipped without a lot is ``lot_missing``, in another lot than released
   ``lot_mismatch``; a serial-controlled line without a serial per unit is ``serial_missing``, a
-  serial already shipped (and not returned since) is ``duplicate_serial``;
+  serial already shipped (and not returned since) is ``duplicate_serial``, and a serial whose unit
+  came back and was inspected damaged or scrapped is ``serial_scrapped``;
 * a shipment without a tracking number is ``missing_tracking``, one not shaped like its carrier's
   numbers ``bad_tracking``;
 * a shipment that closes its request with units left is a ``short_ship``; the remainder goes back
@@ -30,7 +31,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from canonical import Envelope, FulfillmentRequest, MovementKind, Shipment, ShipmentLine
+from canonical import (
+    Disposition,
+    Envelope,
+    FulfillmentRequest,
+    MovementKind,
+    Shipment,
+    ShipmentLine,
+)
 from hub.ledger import lots
 from hub.ledger.errors import InvalidMessageError
 from hub.ledger.orders import Line, history, load_lines, reconcile, require_order, save_line
@@ -41,10 +49,12 @@ __all__ = [
     "DOCUMENT_KINDS",
     "ITEM_KINDS",
     "RETURN_KINDS",
+    "UNSELLABLE_DISPOSITIONS",
     "apply_fulfillment_request",
     "apply_shipment",
     "close_requests",
     "receive_serials",
+    "return_serials",
 ]
 
 #: Findings about what was shipped (they make an allocation inaccurate).
@@ -56,11 +66,18 @@ DOCUMENT_KINDS = (
     "serial_missing",
     "lot_missing",
     "duplicate_serial",
+    "serial_scrapped",
 )
 #: Findings about what a return brought back. They are not counted against the perfect order of
 #: the shipment: the unit came back after delivery, and which side is wrong (the serial the
 #: shipment recorded, or the unit the customer sent) is only known once someone looks at it.
-RETURN_KINDS = ("serial_not_shipped",)
+#: ``return_serial_missing`` (a received serial-controlled return line with fewer serials than
+#: units) is one too: the customer, the carrier or the returns desk left the serials out.
+RETURN_KINDS = ("serial_not_shipped", "return_serial_missing")
+#: Inspection dispositions after which a returned unit is not sold again: ``damaged`` units go to
+#: the damaged bucket (not on hand), ``scrap`` ones leave the stock. Shipping such a serial again
+#: opens ``serial_scrapped``; ``restock`` puts the unit back on hand, and its serial ships freely.
+UNSELLABLE_DISPOSITIONS = frozenset({Disposition.DAMAGED.value, Disposition.SCRAP.value})
 _OPEN = ("open", "partially_shipped")
 
 
@@ -594,19 +611,39 @@ def _check_controls(
         return findings
     earlier: dict[str, tuple[str, str]] = {}
     returned: set[str] = set()
-    for serial, shipment_id, order_key, returned_at, _rma in _shipped_serials(
+    scrapped: dict[str, tuple[str, str, str, str | None, str]] = {}
+    for serial, shipment_id, order_key, returned_at, rma, disposition in _shipped_serials(
         work, tenant, sku, shipped.serials
     ):
         if returned_at is None:
             earlier[serial] = (shipment_id, order_key)
+        elif disposition in UNSELLABLE_DISPOSITIONS:  # back, but not to be sold again
+            scrapped[serial] = (shipment_id, order_key, returned_at, rma, disposition)
         else:  # back on the shelf through a return: this is the unit's next shipment
             returned.add(serial)
     fresh = []
     for serial in shipped.serials:
-        if serial in returned and (sku, serial) not in seen:
+        if serial in scrapped and (sku, serial) not in seen:
+            # the row stays with the return that scrapped the unit, as a duplicate's stays with
+            # its earlier shipment: shipping the serial once more is this exception again
+            before, order_before, back_at, rma, disposition = scrapped[serial]
+            findings.append(
+                _Finding(
+                    "serial_scrapped",
+                    f"serial {serial} of {sku} came back from order {order_before} (shipment "
+                    f"{before}) on return {rma} at {back_at}, and inspection disposed of the "
+                    f"unit as {disposition}: it is not stock to sell, yet this shipment names "
+                    "it. Check the unit that left: if it is that unit, the damaged or scrapped "
+                    "unit shipped; if not, the shipment recorded the wrong serial",
+                    shipped.line_id,
+                    sku,
+                )
+            )
+        elif serial in returned and (sku, serial) not in seen:
             work.db.execute(
                 "UPDATE shipped_serials SET shipment_id = ?, order_key = ?, shipped_at = ?, "
-                "returned_at = NULL, rma_id = NULL WHERE tenant = ? AND sku = ? AND serial = ?",
+                "returned_at = NULL, rma_id = NULL, disposition = NULL "
+                "WHERE tenant = ? AND sku = ? AND serial = ?",
                 (shipment.shipment_id, key, ts(shipment.shipped_at), tenant, sku, serial),
             )
         elif serial in earlier or (sku, serial) in seen:
@@ -637,15 +674,17 @@ def _check_controls(
 
 def _shipped_serials(
     work: Work, tenant: str, sku: str, serials: list[str]
-) -> list[tuple[str, str, str, str | None, str | None]]:
-    """The ``shipped_serials`` rows of these serials of ``sku``: serial, shipment, order, and
-    the return that brought the unit back (returned_at and rma_id, None while it is out)."""
-    rows: list[tuple[str, str, str, str | None, str | None]] = []
+) -> list[tuple[str, str, str, str | None, str | None, str | None]]:
+    """The ``shipped_serials`` rows of these serials of ``sku``: serial, shipment, order, the
+    return that brought the unit back (returned_at and rma_id, None while it is out) and its
+    inspection's disposition (None while it is out or not inspected yet)."""
+    rows: list[tuple[str, str, str, str | None, str | None, str | None]] = []
     wanted = sorted(set(serials))
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for serial, shipment_id, order_key, returned_at, rma_id in work.db.query(
-            "SELECT serial, shipment_id, order_key, returned_at, rma_id FROM shipped_serials "  # noqa: S608 - placeholders only
+        for serial, shipment_id, order_key, returned_at, rma_id, disposition in work.db.query(
+            "SELECT serial, shipment_id, order_key, returned_at, rma_id, disposition "  # noqa: S608 - placeholders only
+            "FROM shipped_serials "
             f"WHERE tenant = ? AND sku = ? AND serial IN ({', '.join('?' * len(chunk))})",
             (tenant, sku, *chunk),
         ):
@@ -656,9 +695,125 @@ def _shipped_serials(
                     str(order_key),
                     None if returned_at is None else str(returned_at),
                     None if rma_id is None else str(rma_id),
+                    None if disposition is None else str(disposition),
                 )
             )
     return rows
+
+
+def return_serials(
+    work: Work,
+    tenant: str,
+    key: str,
+    rma_id: str,
+    line_id: str,
+    sku: str,
+    quantity: int,
+    serials: list[str],
+    returned_at: str,
+    disposition: str | None,
+) -> list[str]:
+    """What a received (or inspected) return line's serials do: the serials are received
+    (:func:`receive_serials`), the inspection's ``disposition`` (None before inspection) is recorded
+    with every serial of the line, and a serial-controlled line that brought back fewer serials
+    than units opens ``return_serial_missing`` once per RMA line (settled by the hub when a later
+    status of the RMA brings the rest). Returns the exception kinds opened."""
+    opened = receive_serials(
+        work, tenant, key, rma_id, line_id, sku, serials, returned_at, disposition
+    )
+    controlled = work.sku(tenant, sku).tracking == "serial"
+    if disposition is not None and (serials or controlled):  # a plain return costs no query
+        _dispose_serials(work, tenant, rma_id, line_id, sku, disposition)
+    if controlled:
+        opened.extend(_check_return_serials(work, tenant, key, rma_id, line_id, sku, quantity))
+    return opened
+
+
+def _dispose_serials(
+    work: Work, tenant: str, rma_id: str, line_id: str, sku: str, disposition: str
+) -> None:
+    """Record the inspection's disposition with the serials an earlier status of the RMA line
+    brought back: in ``returned_serials``, and in ``shipped_serials`` for the units this return
+    still holds (not shipped since). The first disposition stays, like the stock the first
+    inspection moved."""
+    undecided = work.db.query(
+        "SELECT 1 FROM returned_serials WHERE tenant = ? AND rma_id = ? AND line_id = ? "
+        "AND disposition IS NULL LIMIT 1",
+        (tenant, rma_id, line_id),
+    )
+    if not undecided:  # none, or all recorded with their disposition already
+        return
+    work.db.execute(
+        "UPDATE returned_serials SET disposition = ? WHERE tenant = ? AND rma_id = ? "
+        "AND line_id = ? AND disposition IS NULL",
+        (disposition, tenant, rma_id, line_id),
+    )
+    work.lock_positions(tenant, sku)  # serialises with shipments of the SKU, which lock it too
+    work.db.execute(
+        "UPDATE shipped_serials SET disposition = ? WHERE tenant = ? AND sku = ? AND rma_id = ? "
+        "AND returned_at IS NOT NULL AND disposition IS NULL AND serial IN ("
+        "SELECT serial FROM returned_serials WHERE tenant = ? AND rma_id = ? AND line_id = ?)",
+        (disposition, tenant, sku, rma_id, tenant, rma_id, line_id),
+    )
+
+
+def _check_return_serials(
+    work: Work, tenant: str, key: str, rma_id: str, line_id: str, sku: str, quantity: int
+) -> list[str]:
+    """A received line of a serial-controlled SKU must bring one serial per unit back. Fewer
+    (counting every serial any status of the RMA line gave) opens ``return_serial_missing`` once
+    per RMA line; when a later status brings the rest, the open exception is settled by the hub."""
+    [(given,)] = work.db.query(
+        "SELECT COUNT(*) FROM returned_serials WHERE tenant = ? AND rma_id = ? AND line_id = ?",
+        (tenant, rma_id, line_id),
+    )
+    given = int(given)
+    known = work.db.query(
+        "SELECT id, status FROM fulfilment_exceptions WHERE tenant = ? AND order_key = ? "
+        "AND rma_id = ? AND line_id = ? AND kind = 'return_serial_missing'",  # the order's index
+        (tenant, key, rma_id, line_id),
+    )
+    if given >= quantity:
+        if any(status == "open" for _id, status in known):
+            work.db.execute(
+                "UPDATE fulfilment_exceptions SET status = 'resolved', resolved_at = ?, "
+                "resolution = ?, actor = 'hub' WHERE tenant = ? AND order_key = ? AND rma_id = ? "
+                "AND line_id = ? AND kind = 'return_serial_missing' AND status = 'open'",
+                (
+                    now_text(),
+                    f"all {quantity} serials received later with return {rma_id}",
+                    tenant,
+                    key,
+                    rma_id,
+                    line_id,
+                ),
+            )
+        return []
+    if known:
+        return []
+    missing = quantity - given
+    work.db.execute(
+        "INSERT INTO fulfilment_exceptions (tenant, order_key, rma_id, kind, line_id, sku, "
+        "expected, actual, detail, opened_at, message_id) "
+        "VALUES (?, ?, ?, 'return_serial_missing', ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant,
+            key,
+            rma_id,
+            line_id,
+            sku,
+            quantity,
+            given,
+            f"{sku} is serial-controlled: return {rma_id} (line {line_id}) of order {key} "
+            f"brought back {quantity} units with {given} serial numbers, {missing} missing. "
+            "Read the serials off the units at the returns desk; until a status of the return "
+            "brings them (which settles this), those units' serials count as still out with "
+            "the order",
+            now_text(),
+            work.message_id,
+        ),
+    )
+    return ["return_serial_missing"]
 
 
 def receive_serials(
@@ -670,8 +825,10 @@ def receive_serials(
     sku: str,
     serials: list[str],
     returned_at: str,
+    disposition: str | None = None,
 ) -> list[str]:
-    """The serials a received return line brought back. Each one the order shipped (and that is
+    """The serials a received return line brought back (with the inspection's ``disposition``
+    when the return is received at inspection). Each one the order shipped (and that is
     still out) is marked returned in ``shipped_serials``, so its next shipment is not a duplicate;
     any other opens a ``serial_not_shipped`` exception. Every serial is recorded once per RMA line
     in ``returned_serials``, so a later status of the same RMA (inspected after received) marks
@@ -719,19 +876,31 @@ def receive_serials(
         else:
             shipment_id = row[0]
             work.db.execute(
-                "UPDATE shipped_serials SET returned_at = ?, rma_id = ? "
+                "UPDATE shipped_serials SET returned_at = ?, rma_id = ?, disposition = ? "
                 "WHERE tenant = ? AND sku = ? AND serial = ?",
-                (returned_at, rma_id, tenant, sku, serial),
+                (returned_at, rma_id, disposition, tenant, sku, serial),
             )
         if problem is not None:
             _open_return_exception(work, tenant, key, rma_id, line_id, sku, problem)
             opened.append("serial_not_shipped")
         records.append(
-            (tenant, rma_id, line_id, serial, sku, key, shipment_id, returned_at, work.message_id)
+            (
+                tenant,
+                rma_id,
+                line_id,
+                serial,
+                sku,
+                key,
+                shipment_id,
+                returned_at,
+                disposition,
+                work.message_id,
+            )
         )
     work.db.executemany(
         "INSERT INTO returned_serials (tenant, rma_id, line_id, serial, sku, order_key, "
-        "shipment_id, returned_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "shipment_id, returned_at, disposition, message_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         records,
     )
     return opened

@@ -572,6 +572,220 @@ def test_a_redelivered_or_updated_return_marks_and_opens_once(
     assert int(history) == 1
 
 
+def _disposition_rows(reads: FulfilmentReports) -> list[tuple[Any, ...]]:
+    """Per serial: its shipped_serials disposition, then each returned_serials disposition."""
+    shipped_rows = {
+        str(serial): disposition
+        for serial, disposition in _query(
+            reads, "SELECT serial, disposition FROM shipped_serials WHERE tenant = ?", (TENANT,)
+        )
+    }
+    return [
+        (str(serial), str(rma_id), disposition, shipped_rows.get(str(serial)))
+        for serial, rma_id, disposition in _query(
+            reads,
+            "SELECT serial, rma_id, disposition FROM returned_serials WHERE tenant = ? "
+            "ORDER BY serial, rma_id",
+            (TENANT,),
+        )
+    ]
+
+
+def _return_exceptions(reads: FulfilmentReports) -> list[tuple[Any, ...]]:
+    return [
+        (
+            e["kind"],
+            e["category"],
+            e["order_key"],
+            e["rma_id"],
+            e["line_id"],
+            e["sku"],
+            e["expected"],
+            e["actual"],
+            e["status"],
+        )
+        for e in reads.fulfilment_exceptions(TENANT, "all")
+    ]
+
+
+@pytest.fixture
+def two_out(serialised: Ledger) -> Ledger:
+    """Order 4 (two serial-controlled units of SKU-A on l1) shipped SN-1 and SN-2; order 5 (two
+    units of SKU-B, not serial-controlled) shipped too."""
+    outcomes = _outcomes(
+        serialised,
+        [
+            receipt("rb", "SKU-B", "wh_a", 5),
+            order("4", [("l1", "SKU-A", 2)]),
+            order("5", [("l1", "SKU-B", 2)]),
+        ],
+    )
+    assert outcomes == ["applied", "applied", "applied"]
+    outcomes = _outcomes(
+        serialised,
+        [
+            shipped("s1", "4", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-1", "SN-2"])]),
+            shipped("s5", "5", "wh_a", [line("l1", "SKU-B", 2)], tracking=[UPS_2]),
+        ],
+    )
+    assert outcomes == ["applied", "applied"]
+    return serialised
+
+
+def test_a_serial_controlled_return_without_serials_is_an_exception(
+    two_out: Ledger, reads: FulfilmentReports, ledger_url: str
+) -> None:
+    outcomes = _outcomes(
+        two_out,
+        [
+            returned("R1", "4", ReturnStatus.RECEIVED, [], quantity=2),
+            returned("R5", "5", ReturnStatus.RECEIVED, [], quantity=2),  # SKU-B: no serials due
+        ],
+    )
+    assert outcomes == ["applied", "applied"]
+    assert _return_exceptions(reads) == [
+        ("return_serial_missing", "return", "web:4", "R1", "l1", "SKU-A", 2, 0, "open"),
+    ]
+    [found] = reads.fulfilment_exceptions(TENANT, kind="return_serial_missing")
+    assert found["shipment_id"] is None
+    assert "2 units with 0 serial numbers, 2 missing" in found["detail"]
+    # nothing came back by serial: both units are still out with the order
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:4", None), ("SN-2", "s1", "web:4", None)]
+    # a return exception: listed with the order, counted open, but not against the perfect order
+    status = reads.perfect_order(TENANT, "web:4")
+    assert status is not None
+    assert status["components"]["documents"] is True
+    assert status["components"]["accurate"] is True
+    assert [e["kind"] for e in status["exceptions"]] == ["return_serial_missing"]
+    [(history,)] = _query(
+        reads,
+        "SELECT COUNT(*) FROM order_history WHERE tenant = ? AND order_key = ? AND detail LIKE ?",
+        (TENANT, "web:4", "%exceptions: return_serial_missing%"),
+    )
+    assert int(history) == 1
+    reports = Reports(ledger_url)
+    try:
+        assert reports.overview(TENANT).fulfilment_exceptions_open == {"return_serial_missing": 1}
+    finally:
+        reports.close()
+
+
+def test_a_return_with_fewer_serials_than_units_says_how_many_are_missing_once(
+    two_out: Ledger, reads: FulfilmentReports
+) -> None:
+    received = returned("R1", "4", ReturnStatus.RECEIVED, ["SN-1"], quantity=2)
+    inspected = returned(
+        "R1", "4", ReturnStatus.INSPECTED, ["SN-1"], quantity=2, disposition=Disposition.RESTOCK
+    )
+    assert _outcomes(two_out, [received]) == ["applied"]
+    assert _outcomes(two_out, [received]) == ["duplicate"]
+    assert _outcomes(two_out, [inspected]) == ["applied"]
+    assert _return_exceptions(reads) == [
+        ("return_serial_missing", "return", "web:4", "R1", "l1", "SKU-A", 2, 1, "open"),
+    ]
+    [found] = reads.fulfilment_exceptions(TENANT)
+    assert "2 units with 1 serial numbers, 1 missing" in found["detail"]
+    # the serial that did come back is back
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:4", "R1"), ("SN-2", "s1", "web:4", None)]
+
+
+def test_serials_that_arrive_with_a_later_status_settle_the_exception(
+    two_out: Ledger, reads: FulfilmentReports
+) -> None:
+    outcomes = _outcomes(
+        two_out,
+        [
+            returned("R1", "4", ReturnStatus.RECEIVED, [], quantity=2),
+            returned(
+                "R1",
+                "4",
+                ReturnStatus.INSPECTED,
+                ["SN-1", "SN-2"],
+                quantity=2,
+                disposition=Disposition.RESTOCK,
+            ),
+        ],
+    )
+    assert outcomes == ["applied", "applied"]
+    assert _return_exceptions(reads) == [
+        ("return_serial_missing", "return", "web:4", "R1", "l1", "SKU-A", 2, 0, "resolved"),
+    ]
+    [found] = reads.fulfilment_exceptions(TENANT, "resolved")
+    assert found["actor"] == "hub"
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:4", "R1"), ("SN-2", "s1", "web:4", "R1")]
+
+
+def test_a_complete_serial_return_opens_nothing(two_out: Ledger, reads: FulfilmentReports) -> None:
+    received = returned("R1", "4", ReturnStatus.RECEIVED, ["SN-1", "SN-2"], quantity=2)
+    assert _outcomes(two_out, [received]) == ["applied"]
+    assert _return_exceptions(reads) == []
+
+
+@pytest.mark.parametrize("disposition", [Disposition.SCRAP, Disposition.DAMAGED])
+def test_a_returned_serial_scrapped_at_inspection_may_not_ship_again(
+    serialised: Ledger, reads: FulfilmentReports, disposition: Disposition
+) -> None:
+    outcomes = _outcomes(
+        serialised,
+        [
+            _ship_serial("s1", "1", "SN-1", 60),
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-1"]),
+            returned("R1", "1", ReturnStatus.INSPECTED, ["SN-1"], disposition=disposition),
+        ],
+    )
+    assert outcomes == ["applied", "applied", "applied"]
+    assert _disposition_rows(reads) == [("SN-1", "R1", disposition.value, disposition.value)]
+    assert _outcomes(serialised, [_ship_serial("s2", "2", "SN-1", 200)]) == ["applied"]
+    [found] = reads.fulfilment_exceptions(TENANT)
+    assert (found["kind"], found["category"], found["order_key"], found["shipment_id"]) == (
+        "serial_scrapped",
+        "document",
+        "web:2",
+        "s2",
+    )
+    assert "return R1" in found["detail"]
+    assert f"as {disposition.value}" in found["detail"]
+    assert "order web:1 (shipment s1)" in found["detail"]
+    # the row stays with the return that scrapped the unit: shipping it once more is flagged again
+    assert _serial_rows(reads) == [("SN-1", "s1", "web:1", "R1")]
+    assert _outcomes(serialised, [_ship_serial("s3", "3", "SN-1", 300)]) == ["applied"]
+    assert [e["kind"] for e in reads.fulfilment_exceptions(TENANT)] == ["serial_scrapped"] * 2
+    status = reads.perfect_order(TENANT, "web:2")
+    assert status is not None
+    assert status["components"]["documents"] is False
+
+
+def test_a_return_received_at_inspection_records_the_disposition_then(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    inspected = returned("R1", "1", ReturnStatus.INSPECTED, ["SN-1"], disposition=Disposition.SCRAP)
+    outcomes = _outcomes(serialised, [_ship_serial("s1", "1", "SN-1", 60), inspected])
+    assert outcomes == ["applied", "applied"]
+    assert _disposition_rows(reads) == [("SN-1", "R1", "scrap", "scrap")]
+    assert _outcomes(serialised, [_ship_serial("s2", "2", "SN-1", 200)]) == ["applied"]
+    assert [e["kind"] for e in reads.fulfilment_exceptions(TENANT)] == ["serial_scrapped"]
+
+
+def test_a_returned_serial_restocked_at_inspection_ships_again(
+    serialised: Ledger, reads: FulfilmentReports
+) -> None:
+    outcomes = _outcomes(
+        serialised,
+        [
+            _ship_serial("s1", "1", "SN-1", 60),
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-1"]),
+            returned("R1", "1", ReturnStatus.INSPECTED, ["SN-1"], disposition=Disposition.RESTOCK),
+        ],
+    )
+    assert outcomes == ["applied", "applied", "applied"]
+    assert _disposition_rows(reads) == [("SN-1", "R1", "restock", "restock")]
+    assert _outcomes(serialised, [_ship_serial("s2", "2", "SN-1", 200)]) == ["applied"]
+    assert _exceptions(reads) == []
+    # the next shipment takes the row over; the return's decision stays in its history
+    assert _serial_rows(reads) == [("SN-1", "s2", "web:2", None)]
+    assert _disposition_rows(reads) == [("SN-1", "R1", "restock", None)]
+
+
 # -- lot control ----------------------------------------------------------------------------------
 
 
