@@ -463,8 +463,10 @@ async def list_fulfilment_exceptions(
     summary: Shipment reconciliation exceptions of a tenant, oldest first.
     description: "`status` is open (the default), resolved or all; `kind` is one of short_ship,
       wrong_item, extra_item, wrong_location, lot_mismatch (item exceptions) or missing_tracking,
-      bad_tracking, serial_missing, lot_missing, duplicate_serial (document exceptions) or
-      serial_not_shipped (a return brought back a serial the order never shipped; `rma_id` names
+      bad_tracking, serial_missing, lot_missing, duplicate_serial, serial_scrapped (document
+      exceptions) or serial_not_shipped (a return brought back a serial the order never shipped),
+      return_serial_missing (a received return of a serial-controlled SKU brought back fewer
+      serials than units; `expected` units, `actual` serials) (return exceptions: `rma_id` names
       the return)."
     responses:
       200: {description: A list of exceptions.}

@@ -254,7 +254,10 @@ def order(
         )
     console.print(shipments)
     if status["exceptions"]:
-        found = Table("id", "kind", "shipment / return", "status", "detail", title="Exceptions")
+        found = Table(title="Exceptions")
+        for name in ("id", "kind", "shipment / return", "status"):
+            found.add_column(name, no_wrap=True)  # the kind is what an operator filters on
+        found.add_column("detail")
         for row in status["exceptions"]:
             found.add_row(str(row["id"]), row["kind"], _source(row), row["status"], row["detail"])
         console.print(found)

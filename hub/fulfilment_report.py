@@ -18,12 +18,14 @@ Perfect order (per order; the overview's perfect-order rate counts the same thin
 * **accurate**: no item exception (short ship, wrong item, extra item, wrong location, lot
   mismatch) was ever opened for the order, whether still open or resolved since;
 * **right documents**: every shipment of the order carries at least one tracking number and no
-  document exception (missing or bad tracking, serial or lot missing, duplicate serial) was opened.
+  document exception (missing or bad tracking, serial or lot missing, duplicate serial, a serial
+  whose unit a return scrapped) was opened.
 
 An order is perfect when all five hold. Return exceptions (``serial_not_shipped``: a return
-brought back a serial the order never shipped) are listed with the others but count in none of
-the five: the return comes after delivery, and whether the shipment's serials or the returned unit
-is wrong is only known once someone looks.
+brought back a serial the order never shipped; ``return_serial_missing``: a received return line
+of a serial-controlled SKU brought back fewer serials than units) are listed with the others but
+count in none of the five: the return comes after delivery, and whether the shipment's serials or
+the returned unit is wrong is only known once someone looks.
 """
 
 from __future__ import annotations

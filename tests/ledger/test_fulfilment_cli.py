@@ -162,3 +162,39 @@ def test_a_return_exception_is_listed_shown_and_resolved(ledger: Ledger, ledger_
     )  # fmt: skip
     assert code == 0
     assert "(serial_not_shipped, order web:1) resolved by ana" in out
+
+
+def test_a_return_without_serials_is_listed_and_shown_with_its_figures(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    from canonical import ReturnStatus
+    from tests.ledger.factory import TENANT, order, receipt, setup_master_data
+    from tests.ledger.test_reconciliation import line, returned, shipped
+
+    setup_master_data(ledger)
+    ledger.upsert_sku(TENANT, "SKU-A", tracking="serial")
+    ledger.apply(
+        [
+            receipt("ra", "SKU-A", "wh_a", 5),
+            order("1", [("l1", "SKU-A", 2)]),
+            shipped("s1", "1", "wh_a", [line("l1", "SKU-A", 2, serials=["SN-1", "SN-2"])]),
+            returned("R1", "1", ReturnStatus.RECEIVED, ["SN-1"], quantity=2),
+        ]
+    )
+    code, out, _ = _run(
+        "fulfilment", "exceptions", "--kind", "return_serial_missing", "--ledger", ledger_url,
+        "--json",
+    )  # fmt: skip
+    assert code == 0
+    [row] = json.loads(out)
+    assert (row["category"], row["rma_id"], row["line_id"], row["sku"]) == (
+        "return", "R1", "l1", "SKU-A",
+    )  # fmt: skip
+    assert (row["expected"], row["actual"]) == (2, 1)
+    code, out, _ = _run("fulfilment", "exceptions", "--ledger", ledger_url)
+    assert code == 0
+    assert "return_serial_missing" in out
+    assert "rma R1" in out
+    code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url)
+    assert code == 0
+    assert "return_serial_missing" in out
