@@ -43,6 +43,8 @@ __all__ = [
     "MovementKind",
     "StockMovement",
     "StockPosition",
+    "bucket_deltas",
+    "check_movement",
     "movement_deltas",
 ]
 
@@ -145,23 +147,9 @@ class StockMovement(CanonicalModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.kind is MovementKind.ADJUSTMENT:
-            if self.quantity == 0:
-                raise ValueError("quantity: an adjustment must change stock (non-zero)")
-        elif self.quantity <= 0:
-            raise ValueError(
-                f"quantity: a {self.kind.value} moves a positive quantity (got {self.quantity}); only "
-                "adjustments are signed"
-            )
-        is_transfer = self.kind in (MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN)
-        if is_transfer and self.counterpart_location is None:
-            raise ValueError(f"counterpart_location: a {self.kind.value} needs the other location")
-        if is_transfer and self.counterpart_location == self.location:
-            raise ValueError("counterpart_location: a transfer must go to another location")
-        if not is_transfer and self.counterpart_location is not None:
-            raise ValueError("counterpart_location is only for transfers")
-        if (self.kind is MovementKind.INSPECTION) != (self.disposition is not None):
-            raise ValueError("disposition: required for inspection movements and only for them")
+        check_movement(
+            self.kind, self.location, self.quantity, self.counterpart_location, self.disposition
+        )
         if self.serials and len(self.serials) != abs(self.quantity):
             raise ValueError(
                 f"serials: {len(self.serials)} serial numbers for a quantity of {abs(self.quantity)}"
@@ -171,22 +159,68 @@ class StockMovement(CanonicalModel):
         return self
 
 
+def check_movement(
+    kind: MovementKind,
+    location: str,
+    quantity: int,
+    counterpart: str | None,
+    disposition: Disposition | None,
+) -> None:
+    """The rules a movement's kind puts on its other fields; raises ``ValueError``.
+
+    A function, not only :class:`StockMovement`'s validator, so the ledger can check a movement it
+    makes itself without building the model (it makes several per message)."""
+    if kind is MovementKind.ADJUSTMENT:
+        if quantity == 0:
+            raise ValueError("quantity: an adjustment must change stock (non-zero)")
+    elif quantity <= 0:
+        raise ValueError(
+            f"quantity: a {kind.value} moves a positive quantity (got {quantity}); only "
+            "adjustments are signed"
+        )
+    is_transfer = kind in (MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN)
+    if is_transfer and counterpart is None:
+        raise ValueError(f"counterpart_location: a {kind.value} needs the other location")
+    if is_transfer and counterpart == location:
+        raise ValueError("counterpart_location: a transfer must go to another location")
+    if not is_transfer and counterpart is not None:
+        raise ValueError("counterpart_location is only for transfers")
+    if (kind is MovementKind.INSPECTION) != (disposition is not None):
+        raise ValueError("disposition: required for inspection movements and only for them")
+
+
 def movement_deltas(movement: StockMovement) -> dict[tuple[LocationId, Bucket], int]:
     """The change each bucket of each location sees from ``movement``.
 
-    The one function the ledger and the test oracle both use to turn a movement into numbers.
+    The one function the ledger and the test oracle both use to turn a movement into numbers
+    (the ledger through :func:`bucket_deltas`, on the same fields).
     """
-    if movement.kind is MovementKind.INSPECTION:
-        assert movement.disposition is not None
-        effects = _INSPECTION_EFFECTS[movement.disposition]
+    return bucket_deltas(
+        movement.kind,
+        movement.location,
+        movement.quantity,
+        movement.counterpart_location,
+        movement.disposition,
+    )
+
+
+def bucket_deltas(
+    kind: MovementKind,
+    location: str,
+    quantity: int,
+    counterpart: str | None = None,
+    disposition: Disposition | None = None,
+) -> dict[tuple[LocationId, Bucket], int]:
+    """:func:`movement_deltas` of a movement given by its fields."""
+    if kind is MovementKind.INSPECTION:
+        assert disposition is not None
+        effects = _INSPECTION_EFFECTS[disposition]
     else:
-        effects = MOVEMENT_EFFECTS[movement.kind]
-    deltas = {
-        (movement.location, bucket): sign * movement.quantity for bucket, sign in effects.items()
-    }
-    if movement.kind is MovementKind.TRANSFER_OUT:
-        assert movement.counterpart_location is not None
-        deltas[(movement.counterpart_location, "in_transit")] = movement.quantity
+        effects = MOVEMENT_EFFECTS[kind]
+    deltas = {(location, bucket): sign * quantity for bucket, sign in effects.items()}
+    if kind is MovementKind.TRANSFER_OUT:
+        assert counterpart is not None
+        deltas[(counterpart, "in_transit")] = quantity
     return deltas
 
 

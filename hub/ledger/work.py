@@ -2,7 +2,8 @@
 
 Handlers call these; they never write position rows themselves. Every stock change goes through
 :meth:`Work.move`, which locks the position rows, computes the new buckets with
-``canonical.movement_deltas`` (the same function the test oracle uses), checks the invariants and
+``canonical.movement_deltas``'s rules (``bucket_deltas``, the function the test oracle uses through
+it), checks the invariants and
 writes the journal row, so the journal always sums to the positions.
 """
 
@@ -14,13 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from canonical import (
-    ChannelAvailability,
-    Disposition,
-    MovementKind,
-    StockMovement,
-    movement_deltas,
-)
+from canonical import ChannelAvailability, Disposition, MovementKind
+from canonical.inventory import bucket_deltas, check_movement
 from hub.ledger.dialect import PostgresDialect, SqliteDialect
 from hub.ledger.errors import InsufficientStockError, UnknownLocationError, UnknownSkuError
 from hub.ledger.policy import LedgerPolicy
@@ -93,6 +89,9 @@ class Work:
     policy: LedgerPolicy
     message_id: str = ""
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: ``ts(occurred_at)``, kept for the message it was computed for (see ``move``)
+    _occurred_for: datetime | None = None
+    _occurred_text: str = ""
     touched: set[tuple[str, str]] = field(default_factory=set)
     #: the current message's W3C trace context; its outbox events carry it, so the push a change
     #: causes joins the trace of the message that caused it
@@ -384,22 +383,16 @@ class Work:
         if counterpart is not None:
             self.location(tenant, counterpart)
         self._seq += 1
-        movement = StockMovement(
-            tenant=tenant,
-            movement_id=movement_id or f"{self.message_id}/{self._seq}",
-            kind=kind,
-            sku=sku,
-            location=location,
-            quantity=quantity,
-            counterpart_location=counterpart,
-            disposition=disposition,
-            reason=reason,
-            reference=reference,
-            occurred_at=self.occurred_at,
-        )
+        # the kind's rules, without building a StockMovement for each of a message's movements
+        check_movement(kind, location, quantity, counterpart, disposition)
+        movement_id = movement_id or f"{self.message_id}/{self._seq}"
         per_location: dict[str, dict[str, int]] = {}
-        for (loc, bucket), delta in movement_deltas(movement).items():
+        for (loc, bucket), delta in bucket_deltas(
+            kind, location, quantity, counterpart, disposition
+        ).items():
             per_location.setdefault(loc, {})[bucket] = delta
+        if self._occurred_for is not self.occurred_at:  # once per message, not per movement
+            self._occurred_for, self._occurred_text = self.occurred_at, ts(self.occurred_at)
         stamp = now_text()
         for loc in sorted(per_location):
             deltas = per_location[loc]
@@ -421,7 +414,7 @@ class Work:
                 (
                     tenant,
                     self.message_id,
-                    movement.movement_id,
+                    movement_id,
                     kind.value,
                     sku,
                     loc,
@@ -429,7 +422,7 @@ class Work:
                     *(deltas.get(bucket, 0) for bucket in BUCKET_COLUMNS),
                     reason,
                     reference,
-                    ts(self.occurred_at),
+                    self._occurred_text,
                     stamp,
                 ),
             )
