@@ -9,11 +9,12 @@ writes the journal row, so the journal always sums to the positions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from canonical import ChannelAvailability, Disposition, MovementKind
 from canonical.inventory import bucket_deltas, check_movement
@@ -79,6 +80,11 @@ class SkuInfo:
     sku: str
     backorder_allowed: bool
     tracking: str
+
+
+def _event_json(payload: dict[str, Any]) -> str:
+    """An outbox event's payload as stored: JSON with sorted keys (orjson: several per message)."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass
@@ -528,7 +534,7 @@ class Work:
         trace = traceparent if traceparent is not None else self.traceparent
         self.defer(
             _OUTBOX_INSERT,
-            (tenant, event_type, key, json.dumps(payload, sort_keys=True), now_text(), trace),
+            (tenant, event_type, key, _event_json(payload), now_text(), trace),
         )
 
     def defer(self, sql: str, row: tuple[Any, ...]) -> None:
