@@ -17,6 +17,7 @@ from canonical.errors import (
 )
 from canonical.events import EVENT_TYPES, PAYLOAD_MODELS, payload_model_for
 from canonical.fulfillment import (
+    FulfillmentCancellation,
     FulfillmentLine,
     FulfillmentRequest,
     Package,
@@ -96,6 +97,7 @@ __all__ = [
     "Discount",
     "Disposition",
     "Envelope",
+    "FulfillmentCancellation",
     "FulfillmentLine",
     "FulfillmentRequest",
     "FulfillmentType",

@@ -29,7 +29,12 @@ from pydantic import Field, model_validator
 
 from canonical._base import CanonicalModel, Timestamp
 from canonical.events import EVENT_TYPES, payload_model_for
-from canonical.fulfillment import FulfillmentRequest, Shipment, TrackingEvent
+from canonical.fulfillment import (
+    FulfillmentCancellation,
+    FulfillmentRequest,
+    Shipment,
+    TrackingEvent,
+)
 from canonical.identifiers import TenantId
 from canonical.inventory import ChannelAvailability, CycleCount, StockMovement
 from canonical.order import Order
@@ -59,6 +64,7 @@ Payload = Annotated[
     | CycleCount
     | ChannelAvailability
     | FulfillmentRequest
+    | FulfillmentCancellation
     | Shipment
     | TrackingEvent
     | TaxQuote

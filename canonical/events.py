@@ -14,7 +14,12 @@ from typing import Final
 
 from canonical._base import CanonicalModel
 from canonical.errors import UnknownEventTypeError
-from canonical.fulfillment import FulfillmentRequest, Shipment, TrackingEvent
+from canonical.fulfillment import (
+    FulfillmentCancellation,
+    FulfillmentRequest,
+    Shipment,
+    TrackingEvent,
+)
 from canonical.inventory import ChannelAvailability, CycleCount, StockMovement
 from canonical.order import Order
 from canonical.payment import PaymentEvent
@@ -33,6 +38,7 @@ EVENT_TYPES: Final[Mapping[str, type[CanonicalModel]]] = MappingProxyType(
         "stock.counted": CycleCount,
         "availability.changed": ChannelAvailability,
         "fulfillment.requested": FulfillmentRequest,
+        "fulfillment.cancelled": FulfillmentCancellation,
         "shipment.created": Shipment,
         "tracking.updated": TrackingEvent,
         "tax.quoted": TaxQuote,

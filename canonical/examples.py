@@ -15,6 +15,7 @@ from functools import cache
 from canonical._base import CanonicalModel
 from canonical.envelope import Envelope, SourceRef
 from canonical.fulfillment import (
+    FulfillmentCancellation,
     FulfillmentLine,
     FulfillmentRequest,
     Package,
@@ -180,6 +181,15 @@ def all_examples() -> dict[str, CanonicalModel]:
             ship_to=_ship_to(),
             service_level="standard",
             requested_at=T0,
+        ),
+        FulfillmentCancellation(
+            tenant=TENANT,
+            request_id="fr-0001",
+            order=REF,
+            location="wh_east",
+            reason="order cancelled",
+            requested_at=T0,
+            cancelled_at=T0,
         ),
         Shipment(
             tenant=TENANT,

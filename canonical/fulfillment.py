@@ -20,6 +20,7 @@ from canonical.order import OrderRef
 from canonical.party import Address, CountryCode
 
 __all__ = [
+    "FulfillmentCancellation",
     "FulfillmentLine",
     "FulfillmentRequest",
     "Package",
@@ -68,6 +69,31 @@ class FulfillmentRequest(CanonicalModel):
         description="The latest moment the order may leave the node and keep its service "
         "commitment; a request whose ship_by is later was released late.",
     )
+
+
+class FulfillmentCancellation(CanonicalModel):
+    """The hub withdraws a request it released to a fulfilment node: the order was cancelled.
+
+    It names the request the node received (``request_id``, the vendor reference the node's
+    connector gave it), the order and the node; it carries no address or other personal data. The
+    node cancels what it has not shipped yet (a 3PL's order, an own warehouse's bought label).
+    """
+
+    schema_name = "fulfillment_cancellation"
+    schema_major = 1
+    type: Literal["fulfillment_cancellation"] = "fulfillment_cancellation"
+
+    tenant: TenantId
+    request_id: ExternalId = Field(description="The released request to withdraw.")
+    order: OrderRef
+    location: LocationId = Field(description="The node the request was released to.")
+    reason: Text | None = Field(default=None, description="Why, for the node's operators.")
+    requested_at: Timestamp | None = Field(
+        default=None,
+        description="When the request was released: a connector searching the node's records "
+        "for it need not look earlier.",
+    )
+    cancelled_at: Timestamp
 
 
 class ShipmentLine(CanonicalModel):
