@@ -18,7 +18,7 @@ import httpx
 
 from canonical.envelope import Envelope
 from canonical.events import EVENT_TYPES
-from canonical.fulfillment import FulfillmentRequest
+from canonical.fulfillment import FulfillmentCancellation, FulfillmentRequest
 from connectors.errors import MissingExternalIdError, TranslationError, UnknownEventError
 from connectors.http import HttpClient, RateLimitPolicy
 from connectors.pagination import TimeWindow
@@ -331,6 +331,38 @@ class Connector:
         raise NotImplementedError(
             f"connector {self.name!r} lists fulfillment.requested in accepts but does not "
             "implement request_fulfillment"
+        )
+
+    def cancel_fulfillment(self, cancellation: FulfillmentCancellation) -> str:
+        """Withdraw a request this node received through :meth:`request_fulfillment`: the order
+        was cancelled after the hub released it. Returns a short sentence for the operator's log
+        (what was cancelled at the node, or that there was nothing to cancel).
+
+        The hub calls this for the instance that serves ``cancellation.location`` and lists
+        ``fulfillment.cancelled`` in :attr:`accepts` (a route sending ``fulfillment.requested``
+        there implies it), once per released request the ledger cancelled. Find what the node
+        made of the request by ``cancellation.request_id`` (the reference
+        :meth:`request_fulfillment` gave it), then cancel it. The contract:
+
+        * **the node never received the request** (the release failed, or was never sent): succeed
+          and say so; there is nothing to cancel;
+        * **already cancelled** (a replay, a retry after a lost answer): succeed without cancelling
+          again;
+        * **too late** (the node picked, packed or shipped it; the label was scanned): raise a
+          permanent error (``FatalError``) whose message names the node's order or shipment and
+          tells the operator what to do instead (intercept with the carrier, return to sender,
+          treat the parcel as a return). It becomes an outbound dead letter;
+        * otherwise errors follow :meth:`push_availability`'s contract: 429, 5xx and timeouts are
+          retriable, a refusal is a ``FatalError``.
+
+        A connector that accepts ``fulfillment.requested`` but cannot cancel at its node leaves
+        ``fulfillment.cancelled`` out of :attr:`accepts` and waives ``cancel_fulfillment`` in its
+        conformance tests with the reason; the hub then dead-letters each such cancellation so an
+        operator cancels at the node by hand.
+        """
+        raise NotImplementedError(
+            f"connector {self.name!r} lists fulfillment.cancelled in accepts but does not "
+            "implement cancel_fulfillment"
         )
 
     @classmethod

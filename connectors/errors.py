@@ -38,6 +38,7 @@ __all__ = [
     "RateLimited",
     "RequestRejected",
     "RetriableError",
+    "TooLateToCancel",
     "TranslationError",
     "UnknownConnectorError",
     "UnknownEventError",
@@ -54,6 +55,7 @@ ErrorCode = Literal[
     "fatal",
     "authentication_failed",
     "request_rejected",
+    "too_late_to_cancel",
     "missing_external_id",
     "pagination_loop",
     "webhook_verification_failed",
@@ -153,6 +155,16 @@ class RequestRejected(FatalError):  # noqa: N818 - the names of the documented h
     ) -> None:
         self.status_code = status_code
         super().__init__(message, connector=connector, operation=operation)
+
+
+class TooLateToCancel(RequestRejected):
+    """The node cannot cancel what the hub released any more: it was picked, packed or shipped,
+    or its label was scanned (``status_code`` when the vendor said so by refusing the cancel).
+    The message names the node's order or shipment and what the operator should do instead
+    (intercept with the carrier, return to sender, book it as a return).
+    """
+
+    code: ClassVar[ErrorCode] = "too_late_to_cancel"
 
 
 class MissingExternalIdError(FatalError):
