@@ -17,8 +17,9 @@ import httpx
 from pydantic import Field, SecretStr
 
 from canonical.envelope import Envelope
-from canonical.fulfillment import FulfillmentRequest
+from canonical.fulfillment import FulfillmentCancellation, FulfillmentRequest
 from connectors.base import Connector, load_payload
+from connectors.errors import RequestRejected, TooLateToCancel
 from connectors.pagination import JsonPathPaginator, TimeWindow, paginate
 from connectors.polling import PollSpec
 from connectors.secrets import reveal
@@ -74,7 +75,7 @@ class ShipBobConnector(Connector):
             description=f"A page of GET {INVENTORY_LEVELS}, stamped with counted_at",
         ),
     }
-    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested",)
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested", "fulfillment.cancelled")
     webhook_verifier = StandardWebhooksVerifier(tolerance=300)
     webhook_topic_header = "x-webhook-topic"  # unconfirmed, like the signature scheme
 
@@ -103,6 +104,92 @@ class ShipBobConnector(Connector):
     def request_fulfillment(self, request: FulfillmentRequest) -> str:
         """The hub's release of an order to this ShipBob account: a ShipBob order."""
         return self.create_fulfillment_order(request)
+
+    def find_orders(self, reference_id: str) -> list[Any]:
+        """The ShipBob orders whose ``reference_id`` is ``reference_id`` (an order key):
+        ``GET /1.0/order?ReferenceIds=...``, which answers a JSON array of ``Order``."""
+        response = self.http.request(
+            "GET", "/1.0/order", operation="orders.list", params={"ReferenceIds": reference_id}
+        )
+        listed: Any = load_payload(response.content)
+        return (
+            [order for order in listed if isinstance(order, dict)]
+            if isinstance(listed, list)
+            else []
+        )
+
+    def cancel_fulfillment(self, cancellation: FulfillmentCancellation) -> str:
+        """Cancel the ShipBob order created for the request: found by its ``reference_id`` (the
+        order key) and its ``hub_request_id`` tag, then ``POST /1.0/order/{id}/cancel``.
+
+        No such order: nothing to cancel. Already ``Cancelled``: nothing to do (a replay). A
+        shipment of it already ``Completed``, a cancel ShipBob refuses, or a shipment it could not
+        cancel: :class:`TooLateToCancel` naming the order and what to do instead.
+        """
+        request_id, key = cancellation.request_id, cancellation.order.key
+        ours = [
+            order
+            for order in self.find_orders(key)
+            if mapping.order_request_id(order) == request_id
+        ]
+        if not ours:
+            return (
+                f"no ShipBob order has reference {key} and request {request_id}; nothing to cancel"
+            )
+        return "; ".join(self._cancel_order(order, cancellation) for order in ours)
+
+    def cancel_order(self, order_id: str) -> Any:
+        """``POST /1.0/order/{order_id}/cancel``: ShipBob's answer (``order_id``, ``status``,
+        ``canceled_shipment_results``)."""
+        response = self.http.request(
+            "POST", f"/1.0/order/{order_id}/cancel", operation="orders.cancel"
+        )
+        return load_payload(response.content) if response.content else {}
+
+    def _cancel_order(self, order: dict[str, Any], cancellation: FulfillmentCancellation) -> str:
+        order_id = str(order.get("id"))
+        key = cancellation.order.key
+        where = f"request {cancellation.request_id}: ShipBob order {order_id} (reference {key})"
+        if order.get("status") == "Cancelled":
+            return f"ShipBob order {order_id} was already cancelled"
+        shipped = mapping.shipped_shipments(order)
+        if shipped:
+            raise TooLateToCancel(
+                f"{where} has already shipped ({_shipments_text(shipped)}) and cannot be "
+                "cancelled. Ask the carrier to intercept the parcel (return to sender), or book "
+                "it as a return when it comes back",
+                connector=self.name,
+                operation="orders.cancel",
+            )
+        try:
+            body = self.cancel_order(order_id)
+        except RequestRejected as refused:
+            raise TooLateToCancel(
+                f"{where}: ShipBob refused to cancel it (HTTP {refused.status_code}); it is "
+                "probably being picked or packed. Cancel it in ShipBob's dashboard if it still "
+                "can be, else have the carrier intercept the parcel (return to sender)",
+                status_code=refused.status_code,
+                connector=self.name,
+                operation="orders.cancel",
+            ) from None
+        results = body.get("canceled_shipment_results") if isinstance(body, dict) else None
+        failed = [
+            result
+            for result in (results if isinstance(results, list) else [])
+            if isinstance(result, dict) and result.get("is_success") is False
+        ]
+        if failed:
+            reasons = "; ".join(
+                f"shipment {r.get('shipment_id')}: {r.get('reason') or 'no reason given'}"
+                for r in failed
+            )
+            raise TooLateToCancel(
+                f"{where}: ShipBob could not cancel every shipment ({reasons}). Stop those "
+                "shipments in ShipBob's dashboard, or have the carrier intercept the parcel",
+                connector=self.name,
+                operation="orders.cancel",
+            )
+        return f"cancelled ShipBob order {order_id}"
 
     def iter_inventory_levels(self) -> Iterator[Any]:
         """Every page of inventory levels by fulfilment centre, each stamped with ``counted_at``.
@@ -147,6 +234,19 @@ class ShipBobConnector(Connector):
             for page in self.iter_inventory_levels()
             for envelope in self.translate("inventory_levels", page, ctx)
         ]
+
+
+def _shipments_text(shipments: list[dict[str, Any]]) -> str:
+    parts = []
+    for shipment in shipments:
+        tracking = shipment.get("tracking") if isinstance(shipment.get("tracking"), dict) else {}
+        number = tracking.get("tracking_number") if tracking else None
+        carrier = tracking.get("carrier") if tracking else None
+        parts.append(
+            f"shipment {shipment.get('id')}"
+            + (f", {carrier or 'carrier'} tracking {number}" if number else "")
+        )
+    return "; ".join(parts)
 
 
 def _response_time(response: httpx.Response) -> datetime:

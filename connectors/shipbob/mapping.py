@@ -44,7 +44,10 @@ from connectors.spec import TranslationContext
 from connectors.translate import Fields, build, envelope
 
 __all__ = [
+    "SHIPPED_SHIPMENT_STATUSES",
     "from_canonical_fulfillment_request",
+    "order_request_id",
+    "shipped_shipments",
     "to_canonical_shipment",
     "to_canonical_tracking",
     "translate_inventory_levels",
@@ -251,3 +254,29 @@ def from_canonical_fulfillment_request(
         ],
         "tags": [{"name": "hub_request_id", "value": request.request_id}],
     }
+
+
+#: Shipment statuses (API 1.0 ``Shipment.status``) after which the parcel has left the centre.
+SHIPPED_SHIPMENT_STATUSES = frozenset({"Completed"})
+
+
+def order_request_id(order: Any) -> str | None:
+    """The hub request an ``Order`` (as ``GET /1.0/order`` lists it) was created for: its
+    ``hub_request_id`` tag, None when the hub did not create it."""
+    if not isinstance(order, dict):
+        return None
+    for tag in order.get("tags") or []:
+        if isinstance(tag, dict) and tag.get("name") == "hub_request_id":
+            value = tag.get("value")
+            return str(value) if value is not None else None
+    return None
+
+
+def shipped_shipments(order: Any) -> list[dict[str, Any]]:
+    """The order's shipments that already left ShipBob's centre (``Completed``)."""
+    shipments = order.get("shipments") if isinstance(order, dict) else None
+    return [
+        shipment
+        for shipment in (shipments if isinstance(shipments, list) else [])
+        if isinstance(shipment, dict) and shipment.get("status") in SHIPPED_SHIPMENT_STATUSES
+    ]

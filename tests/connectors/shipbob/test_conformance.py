@@ -111,7 +111,24 @@ class TestShipBobConformance(ConnectorConformance):
             url=f"{API}/1.0/order",
             call=lambda c: c.create_fulfillment_order(request()),  # type: ignore[attr-defined]
             ok=lambda: httpx.Response(201, json={"id": 200345678, "status": "Processing"}),
-        )
+        ),
+        OutboundCase(
+            name="orders.list",
+            method="GET",
+            url=f"{API}/1.0/order",
+            call=lambda c: c.find_orders("shopify_us:5829371929123456789"),  # type: ignore[attr-defined]
+            ok=lambda: httpx.Response(200, json=[]),
+        ),
+        OutboundCase(
+            name="orders.cancel",
+            method="POST",
+            url=f"{API}/1.0/order/200345678/cancel",
+            call=lambda c: c.cancel_order("200345678"),  # type: ignore[attr-defined]
+            ok=lambda: httpx.Response(
+                200,
+                json={"order_id": 200345678, "status": "Success", "canceled_shipment_results": []},
+            ),
+        ),
     ]
     pagination = PaginationCase(
         method="GET",
