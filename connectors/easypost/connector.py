@@ -25,18 +25,23 @@ import base64
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from canonical.fulfillment import FulfillmentRequest, Package
+from canonical.fulfillment import FulfillmentCancellation, FulfillmentRequest, Package
 from canonical.party import Address
 from connectors.base import Connector, dump_payload, load_payload
 from connectors.easypost import mapping
-from connectors.errors import ConnectorConfigError, FatalError, RequestRejected
+from connectors.errors import (
+    ConnectorConfigError,
+    FatalError,
+    RequestRejected,
+    TooLateToCancel,
+)
 from connectors.pagination import BasePaginator, paginate
 from connectors.secrets import reveal
 from connectors.spec import ApiBase, ConnectorConfig, ConnectorKind, EventSpec, Slug
@@ -49,6 +54,12 @@ log = logging.getLogger(__name__)
 #: How far before the release a retry looks for a shipment it may already have bought (clock skew
 #: between the hub and EasyPost; the shipment is always created after the release).
 LOOKBACK = timedelta(minutes=15)
+#: How far back a cancellation that does not say when its request was released looks for a label.
+CANCEL_LOOKBACK = timedelta(days=30)
+#: Tracking statuses of a label no carrier has scanned yet (the parcel has not moved).
+NOT_SCANNED = frozenset({"unknown", "pre_transit"})
+#: Refund statuses that mean a refund is on its way (asking again would be refused).
+REFUNDING = frozenset({"submitted", "refunded"})
 JSON = {"Content-Type": "application/json"}
 
 _Ounces = Annotated[Decimal, Field(gt=0, le=2400, decimal_places=4)]
@@ -182,7 +193,7 @@ class EasyPostConnector(Connector):
         name: EventSpec(name, mapping.to_canonical_tracking_event, ("tracking.updated",))
         for name in ("tracker.created", "tracker.updated")
     }
-    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested",)
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested", "fulfillment.cancelled")
     webhook_verifier = HmacBodyVerifier(
         "X-Hmac-Signature", encoding="hex", prefix="hmac-sha256-hex=", key_transform=nfkd
     )
@@ -311,7 +322,74 @@ class EasyPostConnector(Connector):
     def find_bought_shipment(self, request: FulfillmentRequest) -> Any:
         """The bought shipment whose ``reference`` is the request id, created since the release
         (less :data:`LOOKBACK`), or None. Pages most recent first, stops at the first found."""
-        start = (request.requested_at - LOOKBACK).astimezone(UTC)
+        return self._find_bought(request.request_id, request.requested_at)
+
+    def cancel_fulfillment(self, cancellation: FulfillmentCancellation) -> str:
+        """The order was cancelled after its label was bought: refund (void) the label.
+
+        The shipment is found as a retried release finds it (:meth:`find_bought_shipment`: the
+        request id as its ``reference``); none bought means nothing to refund. A label whose
+        refund is already ``submitted`` or ``refunded`` is left alone (a replay). A label already
+        scanned, or a refund the carrier ``rejected``, is :class:`TooLateToCancel`: the parcel is
+        moving, and the message says what to do. ``not_applicable`` (a bill-on-scan carrier)
+        succeeds: nothing is charged unless the label is used.
+        """
+        request_id = cancellation.request_id
+        since = cancellation.requested_at or cancellation.cancelled_at - CANCEL_LOOKBACK
+        shipment = self._find_bought(request_id, since)
+        if shipment is None:
+            return f"no EasyPost label was bought for request {request_id}; nothing to refund"
+        shipment_id = str(shipment["id"])
+        tracking = shipment.get("tracking_code") or "none"
+        label = f"request {request_id}: the label of EasyPost shipment {shipment_id} (tracking {tracking})"
+        if shipment.get("refund_status") in REFUNDING:
+            return f"the label of shipment {shipment_id} is already {shipment['refund_status']}"
+        scanned = _tracking_status(shipment)
+        if scanned not in NOT_SCANNED:
+            raise TooLateToCancel(
+                f"{label} was already scanned by the carrier (status {scanned}): the parcel is "
+                "moving and the label cannot be refunded. Ask the carrier to intercept it "
+                "(return to sender), or book it as a return when it comes back",
+                connector=self.name,
+                operation="shipments.refund",
+            )
+        try:
+            refunded = self.refund_label(shipment_id)
+        except RequestRejected as refused:
+            raise TooLateToCancel(
+                f"{label}: EasyPost refused the refund (HTTP {refused.status_code}). The label "
+                "may be past the carrier's refund window or already used: check the shipment "
+                "in EasyPost's dashboard, and do not ship the parcel",
+                status_code=refused.status_code,
+                connector=self.name,
+                operation="shipments.refund",
+            ) from None
+        status = refunded.get("refund_status") if isinstance(refunded, dict) else None
+        if status in REFUNDING:
+            return f"refund of the label of shipment {shipment_id} {status}; do not use it"
+        if status == "not_applicable":
+            return (
+                f"the carrier of shipment {shipment_id} bills on scan: nothing to refund as long "
+                "as the label is not used; destroy it"
+            )
+        raise TooLateToCancel(
+            f"{label}: the carrier rejected the refund (refund_status {status}); the label was "
+            "probably scanned and the parcel is moving. Ask the carrier to intercept it (return "
+            "to sender). If the parcel is still in the warehouse, replay this dead letter: "
+            "carriers reject refunds asked for just after purchase",
+            connector=self.name,
+            operation="shipments.refund",
+        )
+
+    def refund_label(self, shipment_id: str) -> Any:
+        """``POST /v2/shipments/{shipment_id}/refund``: the Shipment, with its ``refund_status``."""
+        response = self.http.request(
+            "POST", f"/v2/shipments/{shipment_id}/refund", operation="shipments.refund"
+        )
+        return load_payload(response.content)
+
+    def _find_bought(self, reference: str, released_at: datetime) -> Any:
+        start = (released_at - LOOKBACK).astimezone(UTC)
         params: dict[str, Any] = {
             "start_datetime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "page_size": 100,
@@ -324,7 +402,7 @@ class EasyPostConnector(Connector):
             )
 
         for shipment in self._listed(paginate(fetch, _ShipmentPages())):
-            if shipment.get("reference") == request.request_id and mapping.is_bought(shipment):
+            if shipment.get("reference") == reference and mapping.is_bought(shipment):
                 return shipment
         return None
 
@@ -460,3 +538,10 @@ class EasyPostConnector(Connector):
             json={"rate": {"id": rate_id}},
         )
         return mapping.to_canonical_package(load_payload(response.content))
+
+
+def _tracking_status(shipment: dict[str, Any]) -> str:
+    """Where the parcel is, as EasyPost tracks it (the tracker's status, else the shipment's)."""
+    tracker = shipment.get("tracker")
+    status = tracker.get("status") if isinstance(tracker, dict) else None
+    return str(status or shipment.get("status") or "unknown")

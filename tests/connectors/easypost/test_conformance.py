@@ -130,6 +130,15 @@ class TestEasyPostConformance(ConnectorConformance):
             call=lambda c: c.find_bought_shipment(label_request()),  # type: ignore[attr-defined]
             ok=lambda: httpx.Response(200, json={"shipments": [], "has_more": False}),
         ),
+        OutboundCase(
+            name="shipments.refund",
+            method="POST",
+            url="https://api.easypost.com/v2/shipments/shp_1/refund",
+            call=lambda c: c.refund_label("shp_1"),  # type: ignore[attr-defined]
+            ok=lambda: httpx.Response(
+                200, json={**BUY_RESPONSE, "id": "shp_1", "refund_status": "submitted"}
+            ),
+        ),
     ]
     waivers = {
         "pagination": "trackers arrive by webhook; the one list (shipments already bought for a "
