@@ -51,6 +51,7 @@ __all__ = [
     "OutboundCase",
     "PaginationCase",
     "Sample",
+    "check_cancel_fulfillment",
     "check_config_schema",
     "check_declaration",
     "check_idempotency",
@@ -655,3 +656,39 @@ def check_secrets_hidden(
         connector.close()
     for record in records:
         _no_secret(connector, record.getMessage(), f"log record {record.name}")
+
+
+def check_cancel_fulfillment(cls: type[Connector], *, waived: bool = False) -> None:
+    """A fulfilment node's connector can withdraw what it was sent.
+
+    A connector that accepts ``fulfillment.requested`` must also accept ``fulfillment.cancelled``
+    and implement :meth:`~connectors.base.Connector.cancel_fulfillment` (taking the
+    cancellation), unless its node cannot cancel and the rule is ``waived`` (the hub then
+    dead-letters each cancellation for an operator to do by hand). Accepting
+    ``fulfillment.cancelled`` without ``fulfillment.requested`` is refused: a connector cancels
+    only what it was asked to fulfil.
+    """
+    accepts = set(cls.accepts)
+    if "fulfillment.cancelled" in accepts:
+        if "fulfillment.requested" not in accepts:
+            raise fail(
+                f"{cls.__name__} accepts fulfillment.cancelled but not fulfillment.requested; "
+                "a connector cancels only requests it was sent"
+            )
+        if cls.cancel_fulfillment is Connector.cancel_fulfillment:
+            raise fail(
+                f"{cls.__name__} accepts fulfillment.cancelled but does not implement "
+                "cancel_fulfillment"
+            )
+        if list(inspect.signature(cls.cancel_fulfillment).parameters) != [
+            "self",
+            "cancellation",
+        ]:
+            raise fail("cancel_fulfillment must take (cancellation)")
+        return
+    if "fulfillment.requested" in accepts and not waived:
+        raise fail(
+            f"{cls.__name__} accepts fulfillment.requested but not fulfillment.cancelled: "
+            "implement cancel_fulfillment, or waive 'cancel_fulfillment' with the reason the "
+            "node cannot cancel"
+        )

@@ -37,6 +37,7 @@ from connectors.testing.checks import (
     OutboundCase,
     PaginationCase,
     Sample,
+    check_cancel_fulfillment,
     check_config_schema,
     check_declaration,
     check_idempotency,
@@ -155,6 +156,16 @@ class ConnectorConformance:
             pytest.fail("accepting availability.changed needs an AvailabilityCase (availability)")
         check_push_availability(self.make_connector, self.availability)
         check_outbound_retries(self.make_connector, self.availability.outbound())
+
+    def test_cancel_fulfillment(self) -> None:
+        """A connector that is sent releases can cancel them (or waives ``cancel_fulfillment``)."""
+        accepts = self.connector.accepts
+        if "fulfillment.requested" not in accepts and "fulfillment.cancelled" not in accepts:
+            pytest.skip("the connector accepts no fulfilment request")
+        waived = "cancel_fulfillment" in self.waivers and "fulfillment.cancelled" not in accepts
+        check_cancel_fulfillment(self.connector, waived=waived)
+        if waived:
+            self._waived("cancel_fulfillment")
 
     def test_pagination(self) -> None:
         if self.pagination is None:

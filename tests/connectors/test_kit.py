@@ -743,3 +743,45 @@ def test_a_poll_translated_by_an_undeclared_event_fails_the_declaration() -> Non
     )
     assert ShipBobConnector.check_declaration() == []
     assert Connector.poll_specs() == {}
+
+
+# -- fulfilment nodes cancel what they were sent ---------------------------------------------------
+
+
+class _ToyNode(ToyConnector):
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested",)
+
+    def request_fulfillment(self, request: Any) -> str:
+        return "node-1"
+
+
+class _ToyCancellingNode(_ToyNode):
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested", "fulfillment.cancelled")
+
+    def cancel_fulfillment(self, cancellation: Any) -> str:
+        return "cancelled node-1"
+
+
+class _CancelsWithoutTheHook(_ToyNode):
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.requested", "fulfillment.cancelled")
+
+
+class _CancelsOnly(ToyConnector):
+    accepts: ClassVar[tuple[str, ...]] = ("fulfillment.cancelled",)
+
+    def cancel_fulfillment(self, cancellation: Any) -> str:
+        return "cancelled"
+
+
+def test_a_node_that_cannot_cancel_fails_unless_waived() -> None:
+    from connectors.testing import check_cancel_fulfillment
+
+    check_cancel_fulfillment(_ToyCancellingNode)
+    check_cancel_fulfillment(ToyConnector)  # no fulfilment at all: nothing to check
+    with pytest.raises(ConformanceFailure, match="waive 'cancel_fulfillment'"):
+        check_cancel_fulfillment(_ToyNode)
+    check_cancel_fulfillment(_ToyNode, waived=True)
+    with pytest.raises(ConformanceFailure, match="does not implement cancel_fulfillment"):
+        check_cancel_fulfillment(_CancelsWithoutTheHook)
+    with pytest.raises(ConformanceFailure, match="cancels only requests it was sent"):
+        check_cancel_fulfillment(_CancelsOnly, waived=True)
