@@ -1,7 +1,8 @@
 """What each event type does to the ledger. :data:`HANDLERS` is the dispatch table.
 
 Event types not in the table but known to the canonical model (tracking, tax quotes,
-availability) are recorded as processed without effect: the ledger is not
+availability, and ``fulfillment.cancelled``, which the ledger itself sends out when an order it
+released is cancelled) are recorded as processed without effect: the ledger is not
 their system of record, and storing the key keeps a redelivery a duplicate.
 """
 
@@ -469,6 +470,7 @@ HANDLERS: dict[str, Handler] = {
 RECORD_ONLY = frozenset(
     {
         "availability.changed",
+        "fulfillment.cancelled",
         "tracking.updated",
         "tax.quoted",
     }

@@ -1081,13 +1081,20 @@ def _open_exception(
 
 
 def close_requests(work: Work, tenant: str, key: str, reason: str) -> None:
-    """The order is cancelled: its open requests are cancelled and their lots freed."""
+    """The order is cancelled: its open requests are cancelled and their lots freed.
+
+    Every open request was released to its node (``order.released``), so each one cancelled here
+    also emits ``order.release_cancelled`` ``{order, request_id, location, requested_at,
+    reason}`` in the same transaction: the outbox relay tells the node (as the canonical
+    ``fulfillment.cancelled``) to cancel what it has not shipped. A request already shipped or
+    closed short is not open and emits nothing; neither does an order that was never released.
+    """
     rows = work.db.query(
-        "SELECT request_id FROM fulfilment_requests WHERE tenant = ? AND order_key = ? "
-        "AND status IN (?, ?)",
+        "SELECT request_id, requested_at FROM fulfilment_requests WHERE tenant = ? "
+        "AND order_key = ? AND status IN (?, ?)",
         (tenant, key, *_OPEN),
     )
-    for (request_id,) in rows:
+    for request_id, requested_at in rows:
         request = _load_request(work, tenant, str(request_id))
         assert request is not None
         for line in request.lines:
@@ -1097,6 +1104,18 @@ def close_requests(work: Work, tenant: str, key: str, reason: str) -> None:
             "UPDATE fulfilment_requests SET status = 'cancelled', closed_at = ? "
             "WHERE tenant = ? AND request_id = ?",
             (now_text(), tenant, request.request_id),
+        )
+        work.emit(
+            tenant,
+            "order.release_cancelled",
+            key,
+            {
+                "order": key,
+                "request_id": request.request_id,
+                "location": request.location,
+                "requested_at": str(requested_at),
+                "reason": reason,
+            },
         )
     if rows:
         history(work, tenant, key, "fulfillment.cancelled", "cancelled", reason)
