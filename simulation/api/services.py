@@ -3,7 +3,8 @@
 Stripe honours ``Idempotency-Key`` (a repeated key gets the first answer back, with
 ``Idempotent-Replayed: true``), as the hub relies on for refunds; EasyPost answers a shipment with
 rates and a bought shipment with its label and tracker; AvaTax fails a seeded share of calls with
-a 500 (a tax engine outage is a case the hub must hold, not guess); ShipBob creates orders.
+a 500 (a tax engine outage is a case the hub must hold, not guess); ShipBob creates, lists (by
+``ReferenceIds``) and cancels orders.
 """
 
 from __future__ import annotations
@@ -133,6 +134,30 @@ def routes(world: World) -> list[Route]:
             return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
         return JSONResponse(order)
 
+    async def shipbob_list(request: Request, body: Any) -> Response:
+        """``GET /1.0/order``: an array of orders, filtered by ``ReferenceIds`` (comma separated)."""
+        wanted = request.query_params.get("ReferenceIds")
+        references = set(wanted.split(",")) if wanted else None
+        listed = [
+            order for order in world.remember("shipbob").values()
+            if references is None or order.get("reference_id") in references
+        ]  # fmt: skip
+        return JSONResponse(listed)
+
+    async def shipbob_cancel(request: Request, body: Any) -> Response:
+        """``POST /1.0/order/{orderId}/cancel``: cancels an order none of whose shipments left."""
+        order = world.remember("shipbob").get(request.path_params["order_id"])
+        if order is None:
+            return JSONResponse({"title": "Not Found", "status": 404}, status_code=404)
+        answer = shipbob.cancelled_order(order)
+        if answer is None:
+            return JSONResponse(
+                {"title": "One or more validation errors occurred.", "status": 422,
+                 "errors": {"": ["Order cannot be cancelled: a shipment has already shipped."]}},
+                status_code=422,
+            )  # fmt: skip
+        return JSONResponse(answer)
+
     return [
         Route("/stripe/v1/refunds", endpoint(world, "stripe", "refunds.create", refund_create),
               methods=["POST"]),
@@ -148,6 +173,10 @@ def routes(world: World) -> list[Route]:
               endpoint(world, "avalara", "CreateOrAdjustTransaction", tax), methods=["POST"]),
         Route("/shipbob/1.0/order", endpoint(world, "shipbob", "orders.create", shipbob_order),
               methods=["POST"]),
+        Route("/shipbob/1.0/order", endpoint(world, "shipbob", "orders.list", shipbob_list),
+              methods=["GET"]),
+        Route("/shipbob/1.0/order/{order_id}/cancel",
+              endpoint(world, "shipbob", "orders.cancel", shipbob_cancel), methods=["POST"]),
         Route("/shipbob/1.0/order/{order_id}",
               endpoint(world, "shipbob", "orders.get", shipbob_get), methods=["GET"]),
     ]  # fmt: skip

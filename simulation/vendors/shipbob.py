@@ -11,7 +11,7 @@ from typing import Any
 
 from simulation.orders import Line, OrderSpec, at_time
 
-__all__ = ["created_order", "shipment"]
+__all__ = ["cancelled_order", "created_order", "shipment"]
 
 
 def shipment(
@@ -111,4 +111,24 @@ def created_order(order_id: int, request: dict[str, Any], stamp: str) -> dict[st
         ],
         "tags": request.get("tags") or [],
         "shipments": [],
+    }
+
+
+def cancelled_order(order: dict[str, Any]) -> dict[str, Any] | None:
+    """Cancel a stored order (in place) and give ShipBob's answer to ``POST
+    /1.0/order/{orderId}/cancel``; None when a shipment of it already left (``Completed``)."""
+    shipments = order.get("shipments") or []
+    if any(s.get("status") == "Completed" for s in shipments):
+        return None
+    order["status"] = "Cancelled"
+    for shipment in shipments:
+        shipment["status"] = "Cancelled"
+    return {
+        "order_id": order["id"],
+        "order": order,
+        "status": "Success",
+        "canceled_shipment_results": [
+            {"action": "Cancel", "shipment_id": s.get("id"), "is_success": True, "reason": None}
+            for s in shipments
+        ],
     }
