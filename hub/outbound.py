@@ -20,26 +20,34 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from prometheus_client import Counter, Histogram
 
+from canonical.fulfillment import FulfillmentCancellation
+from canonical.order import OrderRef
 from hub.ledger.store import Ledger
 from hub.ledger.url import parse_ledger_url
 from hub.operations.store import DeadLetterRow
 from hub.runtime import HubRuntime, call_connector
+from router.errors import PermanentError
 from router.outbound import Dispatcher, OutboundAction, OutboxEvent, run_lanes
 from router.ports import RawMessage
 
 __all__ = [
+    "IMPLIED_EVENTS",
+    "OUTBOUND_EVENTS",
     "LedgerOutbox",
     "RelayLeadership",
+    "RequestLocks",
+    "cancellation_for",
     "dispatcher_for",
     "redispatch",
     "replay_dead_letters",
+    "route_sends",
     "run_outbound",
 ]
 
@@ -173,7 +181,37 @@ def _push_action(settler: LevelSettler, connector: Any, channel: str) -> Outboun
     return push
 
 
-def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> OutboundAction:
+class RequestLocks:
+    """One lock per (tenant, request id): a request's release and its cancellation never reach
+    the node at the same time.
+
+    A lane performs the events it has queued concurrently, so without it a cancellation could
+    look for the node's order while the release is still creating it, find nothing, and leave
+    the order to ship. Holding the request's lock for the whole call makes the cancellation wait
+    for the release (which, once the order is cancelled in the ledger, sends nothing at all).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._users: dict[tuple[str, str], int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, tenant: str, request_id: str) -> Any:
+        key = (tenant, request_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+def _fulfilment_action(
+    runtime: HubRuntime, connector: Any, reader: Any, locks: RequestLocks
+) -> OutboundAction:
     """Hand a released order to its node: the request is rebuilt from the ledger (the outbox
     event names only the order, node and request id) and sent through the node's connector.
 
@@ -183,12 +221,13 @@ def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> Outb
 
     async def send(event: OutboxEvent) -> None:
         tenant = runtime.deployment.tenants[event.tenant]
-        request = await asyncio.to_thread(
-            request_for, reader, event.tenant, event.payload, tenant.release, event.created_at
-        )
-        if request is None:  # nothing is left to ship there (cancelled since the release)
-            return
-        reference = await call_connector(connector.request_fulfillment, request)
+        async with locks.hold(event.tenant, str(event.payload.get("request_id"))):
+            request = await asyncio.to_thread(
+                request_for, reader, event.tenant, event.payload, tenant.release, event.created_at
+            )
+            if request is None:  # nothing is left to ship there (cancelled since the release)
+                return
+            reference = await call_connector(connector.request_fulfillment, request)
         log.info(
             "released %s to %s through %s; its reference there: %s",
             request.request_id,
@@ -200,11 +239,81 @@ def _fulfilment_action(runtime: HubRuntime, connector: Any, reader: Any) -> Outb
     return send
 
 
+def cancellation_for(tenant: str, payload: Mapping[str, Any]) -> FulfillmentCancellation:
+    """The canonical cancellation behind a ledger ``order.release_cancelled`` event (its payload:
+    ``order``, ``request_id``, ``location``, ``requested_at``, ``reason``)."""
+    channel, _, external_id = str(payload["order"]).partition(":")
+    requested_at = payload.get("requested_at")
+    return FulfillmentCancellation(
+        tenant=tenant,
+        request_id=str(payload["request_id"]),
+        order=OrderRef(channel=channel, external_id=external_id),
+        location=str(payload["location"]),
+        reason=str(payload["reason"]) if payload.get("reason") else None,
+        requested_at=_moment(requested_at) if requested_at else None,
+        cancelled_at=datetime.now(UTC),
+    )
+
+
+def _moment(text: Any) -> datetime:
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _cancel_action(connector: Any, locks: RequestLocks) -> OutboundAction:
+    """Tell the node an order it was released is cancelled (``Connector.cancel_fulfillment``).
+
+    The node's answer is logged with the request id. A node that can no longer cancel (already
+    shipped, label scanned) raises a permanent error naming what to do; the dispatcher turns it
+    into an outbound dead letter, as a refused release is."""
+
+    async def cancel(event: OutboxEvent) -> None:
+        cancellation = cancellation_for(event.tenant, event.payload)
+        async with locks.hold(event.tenant, cancellation.request_id):
+            answer = await call_connector(connector.cancel_fulfillment, cancellation)
+        log.info(
+            "cancelled %s at %s through %s: %s",
+            cancellation.request_id,
+            cancellation.location,
+            type(connector).name,
+            answer,
+        )
+
+    return cancel
+
+
+def _cannot_cancel_action(connector: Any) -> OutboundAction:
+    """The node received the request but its connector cannot cancel there: a dead letter that
+    tells the operator to cancel at the node by hand."""
+
+    async def refuse(event: OutboxEvent) -> None:
+        raise PermanentError(
+            f"request {event.payload.get('request_id')} (order {event.payload.get('order')}) was "
+            f"cancelled after its release to {event.payload.get('location')}, but "
+            f"{type(connector).name} cannot cancel at the node: cancel it there by hand"
+        )
+
+    return refuse
+
+
 #: The ledger's outbox event types, and the canonical event a route names to receive them.
 OUTBOUND_EVENTS = {
     "availability.changed": "availability.changed",
     "order.released": "fulfillment.requested",
+    "order.release_cancelled": "fulfillment.cancelled",
 }
+
+#: Canonical events a route implies: a node that is sent releases is told of their cancellation.
+IMPLIED_EVENTS = {"fulfillment.cancelled": "fulfillment.requested"}
+
+
+def route_sends(events: Sequence[str], canonical: str) -> bool:
+    """Whether a route ``from: ledger`` listing ``events`` sends ``canonical``: named, ``*``, or
+    implied (``fulfillment.cancelled`` goes wherever ``fulfillment.requested`` goes)."""
+    wanted = {"*", canonical}
+    if canonical in IMPLIED_EVENTS:
+        wanted.add(IMPLIED_EVENTS[canonical])
+    return bool(wanted & set(events))
 
 
 def dispatcher_for(
@@ -218,8 +327,16 @@ def dispatcher_for(
     ``fulfillment.requested``) goes only to the connector serving the node it was released to.
     ``reader`` (a :class:`hub.release.candidates.LedgerReader`) rebuilds fulfilment requests;
     ``settler`` re-sends levels whose push had a lost answer (:class:`LevelSettler`).
+
+    A released order cancelled since (``order.release_cancelled``, routed as
+    ``fulfillment.cancelled``) goes to the connector serving the node it was released to, by every
+    route that sends it ``fulfillment.requested`` (:data:`IMPLIED_EVENTS`): a node is never left to
+    ship a cancelled order because its route forgot to name the cancellation. When that
+    connector cannot cancel (``fulfillment.cancelled`` not in its ``accepts``) the cancellation is
+    a dead letter telling the operator to cancel at the node by hand.
     """
     settler = settler or LevelSettler(runtime)
+    locks = RequestLocks()
 
     def routes(event: OutboxEvent) -> list[tuple[str, OutboundAction]]:
         tenant = runtime.deployment.tenants.get(event.tenant)
@@ -228,21 +345,30 @@ def dispatcher_for(
             return []
         destinations: dict[str, OutboundAction] = {}
         for route in tenant.routes:
-            if route.source != "ledger" or not {"*", canonical} & set(route.events):
+            if route.source != "ledger" or not route_sends(route.events, canonical):
                 continue
             for name in route.to:
                 instance = tenant.connectors.get(name)
                 connector = runtime.instances.get((event.tenant, name))
                 if instance is None or connector is None or name in destinations:
                     continue
-                if canonical not in type(connector).accepts:
+                accepts = type(connector).accepts
+                if canonical == "fulfillment.cancelled":
+                    if instance.location != str(event.payload.get("location")):
+                        continue
+                    if canonical in accepts:
+                        destinations[name] = _cancel_action(connector, locks)
+                    elif "fulfillment.requested" in accepts:
+                        destinations[name] = _cannot_cancel_action(connector)
+                    continue
+                if canonical not in accepts:
                     continue
                 if canonical == "availability.changed":
                     channel = str(event.payload.get("channel"))
                     if instance.channel == channel:
                         destinations[name] = _push_action(settler, connector, channel)
                 elif instance.location == str(event.payload.get("location")) and reader:
-                    destinations[name] = _fulfilment_action(runtime, connector, reader)
+                    destinations[name] = _fulfilment_action(runtime, connector, reader, locks)
         return list(destinations.items())
 
     def policy_for(event: OutboxEvent, destination: str) -> Any:
@@ -250,11 +376,12 @@ def dispatcher_for(
         tenant = runtime.deployment.tenants.get(event.tenant)
         if tenant is None:
             return None
+        canonical = OUTBOUND_EVENTS.get(event.event_type, event.event_type)
         for route in tenant.routes:
             if (
                 route.source == "ledger"
                 and destination in route.to
-                and {"*", event.event_type} & set(route.events)
+                and route_sends(route.events, canonical)
             ):
                 return route.retry or tenant.retry
         return tenant.retry

@@ -300,12 +300,13 @@ def _check_tenant(
                         f"{target!r} sells on no channel: give it channel: to receive "
                         "availability.changed",
                     )
-                if "fulfillment.requested" in route.events and instance.location is None:
-                    collector.add(
-                        (*path, "to", position),
-                        f"{target!r} serves no location: give it location: to receive "
-                        "fulfillment.requested",
-                    )
+                for event in ("fulfillment.requested", "fulfillment.cancelled"):
+                    if event in route.events and instance.location is None:
+                        collector.add(
+                            (*path, "to", position),
+                            f"{target!r} serves no location: give it location: to receive {event}",
+                        )
+                        break
 
 
 def _check_release(collector: _Collector, tenant_name: str, tenant: Any) -> None:

@@ -240,3 +240,28 @@ def test_an_easypost_node_without_its_origin_address_is_refused_at_load_time() -
     no_parcel = fixed.replace("          parcel: {weight_oz: 16}\n", "")
     [problem] = _problems(no_parcel, connectors=connectors)
     assert "has no settings.parcel" in problem
+
+
+def test_a_cancellation_route_needs_a_node_that_cancels() -> None:
+    """``fulfillment.requested`` implies ``fulfillment.cancelled``; naming the cancellation alone
+    is allowed, but only to an instance serving a location whose connector cancels."""
+    from connectors.easypost import EasyPostConnector
+
+    connectors = {"easypost": EasyPostConnector, "shop": ShopConnector}
+    node = EASYPOST_NODE.replace("wh_west: {company", "wh_east: {company")
+    explicit = node.replace("events: [fulfillment.requested]", "events: [fulfillment.cancelled]")
+    assert _problems(explicit, connectors=connectors) == []
+    nowhere = explicit.replace("        location: wh_east\n", "")
+    problems = _problems(nowhere, connectors=connectors)
+    assert any(
+        "serves no location: give it location: to receive fulfillment.cancelled" in p
+        for p in problems
+    )
+    ShopConnector.accepts = ("fulfillment.requested",)  # type: ignore[attr-defined]
+    try:
+        to_shop = GOOD.rstrip("\n") + (
+            "\n      - {from: ledger, events: [fulfillment.cancelled], to: [shop_us]}\n"
+        )
+        assert any("does not act on fulfillment.cancelled" in p for p in _problems(to_shop))
+    finally:
+        del ShopConnector.accepts  # type: ignore[attr-defined]

@@ -284,3 +284,156 @@ async def test_a_release_to_an_own_warehouse_served_by_easypost_buys_one_label(
     assert shipment["selected_rate"]["service"] == "GroundAdvantage"  # mapped, not UPS's 6.90
     assert released is not None
     assert released["state"] == "released"  # no shipment is booked at label purchase
+
+
+def _shipbob_vendor(vendor: Any, *, shipped: bool) -> tuple[Any, Any, Any]:
+    """ShipBob API 1.0 as documented, remembering its orders: create, list by ReferenceIds, cancel.
+    ``shipped``: the centre ships each order as soon as it is created (a Completed shipment)."""
+    orders: list[dict[str, Any]] = []
+
+    def create(request: httpx.Request) -> httpx.Response:
+        answer = _created(request)
+        order = json.loads(answer.content)
+        if shipped:
+            order["status"] = "Fulfilled"
+            order["shipments"] = [
+                {"id": 55001, "order_id": order["id"], "reference_id": order["reference_id"],
+                 "status": "Completed", "status_details": [],
+                 "location": {"id": 6, "name": "Cicero (IL)"},
+                 "tracking": {"carrier": "USPS", "tracking_number": "9400111899223197428490"}}
+            ]  # fmt: skip
+        else:
+            order["shipments"] = [
+                {"id": 55001, "order_id": order["id"], "reference_id": order["reference_id"],
+                 "status": "Processing", "status_details": [], "tracking": None}
+            ]  # fmt: skip
+        orders.append(order)
+        return answer
+
+    def listed(request: httpx.Request) -> httpx.Response:
+        wanted = set(request.url.params["ReferenceIds"].split(","))
+        return httpx.Response(200, json=[o for o in orders if o["reference_id"] in wanted])
+
+    def cancel(request: httpx.Request) -> httpx.Response:
+        order = next(o for o in orders if str(o["id"]) == request.url.path.split("/")[3])
+        order["status"] = "Cancelled"
+        for shipment in order["shipments"]:
+            shipment["status"] = "Cancelled"
+        results = [
+            {"action": "Cancel", "shipment_id": s["id"], "is_success": True, "reason": None}
+            for s in order["shipments"]
+        ]
+        return httpx.Response(
+            200,
+            json={"order_id": order["id"], "order": order, "status": "Success",
+                  "canceled_shipment_results": results},
+        )  # fmt: skip
+
+    created = vendor.post(ORDER_URL).mock(side_effect=create)
+    vendor.get(ORDER_URL).mock(side_effect=listed)
+    cancelled = vendor.post(url__regex=rf"{ORDER_URL}/\d+/cancel").mock(side_effect=cancel)
+    return created, cancelled, orders
+
+
+async def _until(check: Any, what: str) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("shipped", [False, True], ids=["in time", "already shipped"])
+async def test_an_order_cancelled_after_its_release_is_cancelled_at_shipbob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: bool
+) -> None:
+    """Pass criteria: the order is released to ShipBob (one order created); the channel cancels
+    it; the relay finds the ShipBob order by reference and request id and cancels it with one
+    ``POST /1.0/order/{id}/cancel``, through the route that sends it releases (no route names the
+    cancellation); the cancellation delivered again calls nothing more. When ShipBob already
+    shipped it, nothing is cancelled and an outbound dead letter tells the operator to intercept.
+    """
+    document = _deployment_document()
+    config = tmp_path / "deploy.yaml"
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    ledger_url = str(tmp_path / "ledger.sqlite3")
+    runtime = open_runtime(
+        Deployment.model_validate(document), ledger_url=ledger_url, environ=ENV, auto_migrate=True
+    )
+    for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
+        runtime.ledger.upsert_sku("acme", sku)
+    runtime.ledger.apply(
+        [receipt("TSHIRT-RED-M", 10, "shipbob_chi"), receipt("MUG-WHITE", 10, "shipbob_chi")]
+    )
+    runtime.catalog.reload()
+    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    order = paid_order(9103)
+    cancelled_body = dict(order, cancelled_at="2026-03-02T16:00:00-05:00")
+    cancelled_body.update(updated_at="2026-03-02T16:00:00-05:00", cancel_reason="customer")
+    cancellation = json.dumps(cancelled_body).encode()
+    cancel_headers = shopify_webhook_headers(cancellation, SECRET, topic="orders/cancelled")
+    try:
+        with respx.mock(assert_all_called=False) as vendor:
+            vendor.route(host="127.0.0.1").pass_through()
+            created, cancelled, orders = _shipbob_vendor(vendor, shipped=shipped)
+            async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
+                body = json.dumps(order).encode()
+                answer = await client.post(
+                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
+                )
+                assert answer.status_code == 200
+                await _until(
+                    lambda: (
+                        (runtime.ledger.order("shopify_us:9103", tenant="acme") or {}).get("state")
+                        == "allocated"
+                    ),
+                    "the order to allocate",
+                )
+                result = await asyncio.to_thread(CliRunner().invoke, app, release)
+                assert result.exit_code == 0, result.output
+                [outcome] = json.loads(result.output)["tenants"][0]["results"]
+                await _until(lambda: created.called, "the ShipBob order")
+
+                for _ in range(2):  # the channel's cancellation, then its redelivery
+                    answer = await client.post(
+                        "/webhooks/acme/shopify_us", content=cancellation, headers=cancel_headers
+                    )
+                    assert answer.status_code == 200
+                    if shipped:
+                        await _until(
+                            lambda: runtime.operations.dead_letters(tenant="acme"),
+                            "the cancellation's dead letter",
+                        )
+                    else:
+                        await _until(lambda: cancelled.called, "the ShipBob cancel")
+                await asyncio.sleep(0.5)  # a second cancel would have left by now
+                letters = runtime.operations.dead_letters(tenant="acme")
+        state = (runtime.ledger.order("shopify_us:9103", tenant="acme") or {}).get("state")
+    finally:
+        runtime.close()
+
+    assert state == "cancelled"
+    assert created.call_count == 1
+    [shipbob_order] = orders
+    assert shipbob_order["tags"] == [{"name": "hub_request_id", "value": outcome["request_id"]}]
+    if not shipped:
+        assert cancelled.call_count == 1
+        assert cancelled.calls.last.request.url.path == f"/1.0/order/{shipbob_order['id']}/cancel"
+        assert cancelled.calls.last.request.headers["shipbob_channel_id"] == "100102"
+        assert shipbob_order["status"] == "Cancelled"
+        assert letters == []
+        return
+    assert not cancelled.called
+    [letter] = letters
+    assert (letter.stage, letter.instance, letter.event) == (
+        "outbound",
+        "shipbob_chi",
+        "order.release_cancelled",
+    )
+    assert "TooLateToCancel" in letter.reason
+    assert f"ShipBob order {shipbob_order['id']}" in letter.reason
+    assert "9400111899223197428490" in letter.reason
+    assert "intercept" in letter.reason
+    assert json.loads(letter.raw.body)["request_id"] == outcome["request_id"]
