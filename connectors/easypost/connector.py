@@ -14,6 +14,11 @@ with the request id as its ``reference``; a buy refused because the shipment alr
 created but never bought costs nothing and is not reused, so a fixed configuration takes effect
 on the next attempt.
 
+An order cancelled after its release refunds the label
+(:meth:`EasyPostConnector.cancel_fulfillment`): the bought shipment is found the same way, then
+``POST /v2/shipments/{id}/refund``; a label already scanned, or a refund the carrier rejects, is
+:class:`~connectors.errors.TooLateToCancel`.
+
 Webhooks carry ``X-Hmac-Signature: hmac-sha256-hex=<hex>``, an HMAC-SHA256 of the raw body keyed
 with the webhook secret normalised to Unicode NFKD (as EasyPost's own client libraries do). There is
 no timestamp, so replays are caught by the idempotency key, not the signature.
