@@ -91,7 +91,31 @@ class ShipBobConnector(Connector):
         }
 
     def create_fulfillment_order(self, request: FulfillmentRequest) -> str:
-        """Create the ShipBob order for ``request``; returns ShipBob's order id."""
+        """Create the ShipBob order for ``request``; returns ShipBob's order id.
+
+        Idempotent: the order's ``reference_id`` is the request's own (:func:`mapping.order_reference`)
+        and ShipBob refuses a second order with a ``reference_id`` it already has (422, "Duplicate
+        reference ID"). So when a create is refused with a 422, the order of that reference is
+        looked up (``GET /1.0/order?ReferenceIds=``) and, when it was created for this request (its
+        ``hub_request_id`` tag), its id is the answer: the first create arrived but its answer was
+        lost, and the HTTP client or the outbound relay tried again. The lookup is made only on a
+        conflict rather than before every create: a release costs one call, not two, and ShipBob's
+        uniqueness check is what stops a second order either way (a lookup first could still race
+        a create whose answer is in flight).
+        """
+        try:
+            return self.post_order(request)
+        except RequestRejected as refused:
+            if refused.status_code != 422:
+                raise
+            existing = self._existing_order(request, refused)
+            if existing is None:
+                raise
+            return existing
+
+    def post_order(self, request: FulfillmentRequest) -> str:
+        """``POST /1.0/order`` for ``request`` alone (no look-up on a conflict): ShipBob's order id.
+        The conformance kit checks this call's retries and error types."""
         response = self.http.request(
             "POST",
             "/1.0/order",
@@ -101,13 +125,47 @@ class ShipBobConnector(Connector):
         body: Any = load_payload(response.content)
         return str(body["id"])
 
+    def _existing_order(self, request: FulfillmentRequest, refused: RequestRejected) -> str | None:
+        """The id of the ShipBob order already created for ``request`` (a create ShipBob refused
+        as a duplicate); None when it has no order of that reference (the 422 was about something
+        else). An order of that reference made for another request, or cancelled since, is not
+        this request's order: :class:`RequestRejected` saying so."""
+        reference = mapping.order_reference(request.request_id)
+        found = [
+            order for order in self.find_orders(reference) if order.get("reference_id") == reference
+        ]
+        if not found:
+            return None
+        ours = [order for order in found if mapping.order_request_id(order) == request.request_id]
+        if not ours:
+            raise RequestRejected(
+                f"request {request.request_id}: ShipBob refused the order (HTTP 422) because its "
+                f"reference {reference} is taken by ShipBob order {found[0].get('id')}, which the "
+                "hub did not create for this request",
+                status_code=refused.status_code,
+                connector=self.name,
+                operation="orders.create",
+            ) from None
+        live = [order for order in ours if order.get("status") != "Cancelled"]
+        if not live:
+            raise RequestRejected(
+                f"request {request.request_id}: ShipBob order {ours[0].get('id')} (reference "
+                f"{reference}) was created for this request and has been cancelled since; "
+                "release the order again (a new request) to ship it",
+                status_code=refused.status_code,
+                connector=self.name,
+                operation="orders.create",
+            ) from None
+        return str(live[0]["id"])
+
     def request_fulfillment(self, request: FulfillmentRequest) -> str:
-        """The hub's release of an order to this ShipBob account: a ShipBob order."""
+        """The hub's release of an order to this ShipBob account: a ShipBob order of its own."""
         return self.create_fulfillment_order(request)
 
     def find_orders(self, reference_id: str) -> list[Any]:
-        """The ShipBob orders whose ``reference_id`` is ``reference_id`` (an order key):
-        ``GET /1.0/order?ReferenceIds=...``, which answers a JSON array of ``Order``."""
+        """The ShipBob orders whose ``reference_id`` is ``reference_id`` (a request's reference, or
+        an order key for orders created before request ids were sent): ``GET
+        /1.0/order?ReferenceIds=...``, which answers a JSON array of ``Order``."""
         response = self.http.request(
             "GET", "/1.0/order", operation="orders.list", params={"ReferenceIds": reference_id}
         )
@@ -120,21 +178,29 @@ class ShipBobConnector(Connector):
 
     def cancel_fulfillment(self, cancellation: FulfillmentCancellation) -> str:
         """Cancel the ShipBob order created for the request: found by its ``reference_id`` (the
-        order key) and its ``hub_request_id`` tag, then ``POST /1.0/order/{id}/cancel``.
+        request's, :func:`mapping.order_reference`; else the order key, which orders created
+        before request ids were sent carry) and its ``hub_request_id`` tag, then ``POST
+        /1.0/order/{id}/cancel``.
 
         No such order: nothing to cancel. Already ``Cancelled``: nothing to do (a replay). A
         shipment of it already ``Completed``, a cancel ShipBob refuses, or a shipment it could not
         cancel: :class:`TooLateToCancel` naming the order and what to do instead.
         """
         request_id, key = cancellation.request_id, cancellation.order.key
-        ours = [
-            order
-            for order in self.find_orders(key)
-            if mapping.order_request_id(order) == request_id
-        ]
+        reference = mapping.order_reference(request_id)
+        ours: list[dict[str, Any]] = []
+        for looked_up in (reference, key):
+            ours = [
+                order
+                for order in self.find_orders(looked_up)
+                if mapping.order_request_id(order) == request_id
+            ]
+            if ours:
+                break
         if not ours:
             return (
-                f"no ShipBob order has reference {key} and request {request_id}; nothing to cancel"
+                f"no ShipBob order has reference {reference} or {key} and request {request_id}; "
+                "nothing to cancel"
             )
         return "; ".join(self._cancel_order(order, cancellation) for order in ours)
 
@@ -148,8 +214,10 @@ class ShipBobConnector(Connector):
 
     def _cancel_order(self, order: dict[str, Any], cancellation: FulfillmentCancellation) -> str:
         order_id = str(order.get("id"))
-        key = cancellation.order.key
-        where = f"request {cancellation.request_id}: ShipBob order {order_id} (reference {key})"
+        reference = order.get("reference_id") or cancellation.order.key
+        where = (
+            f"request {cancellation.request_id}: ShipBob order {order_id} (reference {reference})"
+        )
         if order.get("status") == "Cancelled":
             return f"ShipBob order {order_id} was already cancelled"
         shipped = mapping.shipped_shipments(order)

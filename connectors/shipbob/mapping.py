@@ -2,10 +2,17 @@
 
 Field choices (ShipBob API 1.0 ``Shipment`` and ``Order`` models; webhook bodies are the Shipment):
 
-* The hub creates ShipBob orders with ``reference_id`` = the order key (``<channel>:<external id>``,
-  unique per ShipBob channel) and the fulfilment request id in a ``hub_request_id`` tag, so a
-  shipment names its order without a lookup. A shipment whose ``reference_id`` is not a hub key is
-  refused, naming the field.
+* The hub creates one ShipBob order per fulfilment request: ``reference_id`` = the request id
+  (:func:`order_reference`; ShipBob refuses a second order with the same ``reference_id`` with a
+  422, so the remainder of a short-shipped order, released again under a new request id, gets an
+  order of its own, and a retried create is recognised as a duplicate), ``order_number`` = the
+  channel's order number (what pickers and support see), and two tags: ``hub_request_id`` (the
+  request id) and ``hub_order_key`` (the order key ``<channel>:<external id>``).
+* A shipment names its order without a lookup (:func:`_order_ref`): the ``hub_order_key`` tag;
+  else a ``reference_id`` in the request id format of the hub's releases,
+  ``release/<location>/<YYYYMMDD>-w<N>/<order key>`` (parsed here: connectors do not import the
+  hub); else a ``reference_id`` that is itself the order key (orders created before request ids
+  were sent). Anything else is refused, naming the field.
 * ``order_shipped`` (API 1.0 topic) and ``order.shipped`` (2025 topic) -> ``shipment.created``: one
   line per product with the quantities of its ``inventory_items`` (lots kept), the carrier's
   tracking number as the package, at the ShipBob fulfilment centre mapped to a hub location
@@ -26,6 +33,7 @@ Field choices (ShipBob API 1.0 ``Shipment`` and ``Order`` models; webhook bodies
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC
 from typing import Any
 
@@ -46,6 +54,7 @@ from connectors.translate import Fields, build, envelope
 __all__ = [
     "SHIPPED_SHIPMENT_STATUSES",
     "from_canonical_fulfillment_request",
+    "order_reference",
     "order_request_id",
     "shipped_shipments",
     "to_canonical_shipment",
@@ -56,19 +65,71 @@ __all__ = [
 CONNECTOR = "shipbob"
 
 
+#: ShipBob's limit on an order's ``reference_id`` (``CreateOrderModel``: 1-300 characters).
+REFERENCE_MAX = 300
+#: The tags the hub puts on the orders it creates.
+REQUEST_TAG, ORDER_KEY_TAG = "hub_request_id", "hub_order_key"
+#: A request id of the hub's releases: ``release/<location>/<YYYYMMDD>-w<N>/<order key>`` (the hub
+#: hashes the key, ``sha256-<hex>``, when the id would be long; such an id names no order key).
+_RELEASE_ID = re.compile(r"^release/[^/]+/\d{8}-w\d+/(?P<key>.+)$")
+
+
+def order_reference(request_id: str) -> str:
+    """The ``reference_id`` of the ShipBob order created for ``request_id``: the request id itself.
+
+    One ShipBob would refuse (over :data:`REFERENCE_MAX` characters) or that ``GET
+    /1.0/order?ReferenceIds=`` could not look up (a comma separates its values) is sent as
+    ``hub-sha256-<hex>`` of the request id instead: still unique per request, and the order key
+    still travels in the ``hub_order_key`` tag. The hub's release ids (at most 255 characters,
+    no comma in an order key) are sent as they are.
+    """
+    if len(request_id) <= REFERENCE_MAX and "," not in request_id and request_id.strip():
+        return request_id
+    return "hub-sha256-" + hashlib.sha256(request_id.encode("utf-8")).hexdigest()
+
+
+def _key_parts(text: str) -> tuple[str, str] | None:
+    """``(channel, external id)`` of an order key ``<channel>:<external id>``; None otherwise."""
+    channel, sep, external = text.partition(":")
+    if not sep or not channel or not external or "/" in channel:
+        return None
+    return channel, external
+
+
+def _tag(shipment: Fields, name: str) -> tuple[str, str] | None:
+    """The path and value of the shipment's tag ``name``, None when it has none."""
+    for tag in shipment.objs("tags"):
+        if tag.opt_str("name") == name:
+            value = tag.opt_str("value")
+            return (tag.path, value) if value is not None else None
+    return None
+
+
 def _order_ref(shipment: Fields) -> OrderRef:
+    """The hub order of a shipment (module doc): ``hub_order_key`` tag, else the order key inside a
+    release request id in ``reference_id``, else ``reference_id`` as an order key."""
+    tagged = _tag(shipment, ORDER_KEY_TAG)
+    if tagged is not None:
+        path, key = tagged
+        parts = _key_parts(key)
+        if parts is None:
+            raise shipment.fail("tags", f"{ORDER_KEY_TAG} {key!r} ({path}) is not a hub order key")
+        return build(OrderRef, path, channel=parts[0], external_id=parts[1])
     reference = shipment.str("reference_id")
-    channel, sep, external = reference.partition(":")
-    if not sep or not channel or not external:
-        raise shipment.fail("reference_id", f"{reference!r} is not a hub order key")
-    return build(OrderRef, "reference_id", channel=channel, external_id=external)
+    release = _RELEASE_ID.match(reference)
+    parts = _key_parts(release.group("key") if release else reference)
+    if parts is None:
+        raise shipment.fail(
+            "reference_id",
+            f"{reference!r} is neither a hub order key nor a release request id naming one, "
+            f"and the shipment has no {ORDER_KEY_TAG} tag",
+        )
+    return build(OrderRef, "reference_id", channel=parts[0], external_id=parts[1])
 
 
 def _request_id(shipment: Fields) -> str | None:
-    for tag in shipment.objs("tags"):
-        if tag.opt_str("name") == "hub_request_id":
-            return tag.opt_str("value")
-    return None
+    tagged = _tag(shipment, REQUEST_TAG)
+    return tagged[1] if tagged is not None else None
 
 
 def _slug(ctx: TranslationContext, vendor_id: str) -> str:
@@ -230,10 +291,12 @@ def translate_inventory_levels(raw: Any, ctx: TranslationContext) -> list[Envelo
 def from_canonical_fulfillment_request(
     request: FulfillmentRequest, *, shipping_method: str = "Standard"
 ) -> dict[str, Any]:
-    """Body of ``POST /1.0/order`` for a canonical fulfilment request."""
+    """Body of ``POST /1.0/order`` for a canonical fulfilment request: one order per request
+    (``reference_id`` = :func:`order_reference` of the request id), tagged with the request id and
+    the order key."""
     ship_to = request.ship_to
     return {
-        "reference_id": request.order.key,
+        "reference_id": order_reference(request.request_id),
         "order_number": request.order.external_id,
         "type": "DTC",
         "shipping_method": request.service_level or shipping_method,
@@ -252,7 +315,10 @@ def from_canonical_fulfillment_request(
         "products": [
             {"reference_id": line.sku, "quantity": line.quantity} for line in request.lines
         ],
-        "tags": [{"name": "hub_request_id", "value": request.request_id}],
+        "tags": [
+            {"name": REQUEST_TAG, "value": request.request_id},
+            {"name": ORDER_KEY_TAG, "value": request.order.key},
+        ],
     }
 
 
@@ -266,7 +332,7 @@ def order_request_id(order: Any) -> str | None:
     if not isinstance(order, dict):
         return None
     for tag in order.get("tags") or []:
-        if isinstance(tag, dict) and tag.get("name") == "hub_request_id":
+        if isinstance(tag, dict) and tag.get("name") == REQUEST_TAG:
             value = tag.get("value")
             return str(value) if value is not None else None
     return None

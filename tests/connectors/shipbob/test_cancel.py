@@ -2,7 +2,9 @@
 
 Payloads are shaped as ShipBob API 1.0 documents them: ``GET /1.0/order?ReferenceIds=`` answers an
 array of ``Order`` (with its ``tags`` and ``shipments``), ``POST /1.0/order/{orderId}/cancel``
-answers ``{order_id, order, status, canceled_shipment_results[]}``.
+answers ``{order_id, order, status, canceled_shipment_results[]}``. Orders are looked up by the
+request id (their ``reference_id`` since request ids are sent), then by the order key (orders
+created before that).
 """
 
 from __future__ import annotations
@@ -65,13 +67,15 @@ def order(
     request_id: str = REQUEST_ID,
     shipments: list[dict[str, Any]] | None = None,
     order_id: int = 200345678,
+    reference: str = REQUEST_ID,
 ) -> dict[str, Any]:
-    """An ``Order`` as ``GET /1.0/order`` lists it."""
+    """An ``Order`` as ``GET /1.0/order`` lists it (``reference`` KEY: created before request ids
+    were sent as the reference)."""
     return {
         "id": order_id,
         "created_date": "2026-03-02T15:00:05+00:00",
         "purchase_date": None,
-        "reference_id": KEY,
+        "reference_id": reference,
         "order_number": "5829371929123456789",
         "status": status,
         "type": "DTC",
@@ -79,7 +83,10 @@ def order(
         "shipping_method": "standard",
         "recipient": {"name": "Jane Doe", "address": {"city": "Albany", "country": "US"}},
         "products": [{"id": 1, "reference_id": "TSHIRT-RED-M", "quantity": 2}],
-        "tags": [{"name": "hub_request_id", "value": request_id}],
+        "tags": [
+            {"name": "hub_request_id", "value": request_id},
+            *([{"name": "hub_order_key", "value": KEY}] if reference != KEY else []),
+        ],
         "shipments": [shipment("Processing")] if shipments is None else shipments,
     }
 
@@ -107,19 +114,45 @@ def connector() -> ShipBobConnector:
 
 def test_cancels_the_order_created_for_the_request() -> None:
     with respx.mock(assert_all_called=False) as mock:
-        listed = mock.get(LIST).mock(
-            return_value=httpx.Response(
-                200, json=[order(request_id="release/other/20260301-w1/x"), order()]
-            )
+        by_request = mock.get(LIST, params={"ReferenceIds": REQUEST_ID}).mock(
+            return_value=httpx.Response(200, json=[order()])
+        )
+        by_key = mock.get(LIST, params={"ReferenceIds": KEY}).mock(
+            return_value=httpx.Response(200, json=[])
         )
         cancel = mock.post(f"{API}/1.0/order/200345678/cancel").mock(
             return_value=httpx.Response(200, json=cancelled())
         )
         answer = connector().cancel_fulfillment(cancellation())
     assert answer == "cancelled ShipBob order 200345678"
-    assert listed.calls.last.request.url.params["ReferenceIds"] == KEY
-    assert listed.calls.last.request.headers["shipbob_channel_id"] == "104729"
+    assert by_request.call_count == 1
+    assert by_request.calls.last.request.headers["shipbob_channel_id"] == "104729"
+    assert not by_key.called  # found by the request's own reference: no second look-up
     assert cancel.call_count == 1
+
+
+def test_an_order_created_before_request_references_is_found_by_its_order_key() -> None:
+    """Orders created when the order key was the reference: none under the request id, so the
+    order key is looked up, still keeping only the order tagged with this request."""
+    old = order(reference=KEY)
+    other = order(request_id="release/other/20260301-w1/x", reference=KEY, order_id=200345600)
+    with respx.mock(assert_all_called=False) as mock:
+        by_request = mock.get(LIST, params={"ReferenceIds": REQUEST_ID}).mock(
+            return_value=httpx.Response(200, json=[])
+        )
+        by_key = mock.get(LIST, params={"ReferenceIds": KEY}).mock(
+            return_value=httpx.Response(200, json=[other, old])
+        )
+        cancel = mock.post(f"{API}/1.0/order/200345678/cancel").mock(
+            return_value=httpx.Response(200, json=cancelled())
+        )
+        wrong = mock.post(f"{API}/1.0/order/200345600/cancel")
+        answer = connector().cancel_fulfillment(cancellation())
+    assert answer == "cancelled ShipBob order 200345678"
+    assert by_request.call_count == 1
+    assert by_key.call_count == 1
+    assert cancel.call_count == 1
+    assert not wrong.called
 
 
 def test_an_already_cancelled_order_is_not_cancelled_again() -> None:

@@ -109,7 +109,8 @@ class TestShipBobConformance(ConnectorConformance):
             name="orders.create",
             method="POST",
             url=f"{API}/1.0/order",
-            call=lambda c: c.create_fulfillment_order(request()),  # type: ignore[attr-defined]
+            # the POST alone: create_fulfillment_order adds a look-up on a 422 (test_orders.py)
+            call=lambda c: c.post_order(request()),  # type: ignore[attr-defined]
             ok=lambda: httpx.Response(201, json={"id": 200345678, "status": "Processing"}),
         ),
         OutboundCase(
@@ -187,5 +188,10 @@ def test_create_order_sends_reference_and_channel_header() -> None:
     sent = route.calls.last.request
     assert sent.headers["shipbob_channel_id"] == "104729"
     body = load_payload(sent.content)
-    assert body["reference_id"] == "shopify_us:5829371929123456789"
+    assert body["reference_id"] == "fr-5829371929123456789-1"  # the request's, not the order's
+    assert body["order_number"] == "5829371929123456789"
+    assert body["tags"] == [
+        {"name": "hub_request_id", "value": "fr-5829371929123456789-1"},
+        {"name": "hub_order_key", "value": "shopify_us:5829371929123456789"},
+    ]
     assert body["products"] == [{"reference_id": "TSHIRT-RED-M", "quantity": 2}]
