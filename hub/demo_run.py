@@ -353,7 +353,7 @@ async def run_demo(
             )  # fmt: skip
             await asyncio.wait_for(started.wait(), 15)
             sender = WebhookSender(f"http://127.0.0.1:{port}", TENANT, files.webhook_secrets,
-                                   compression=run.compression)  # fmt: skip
+                                   compression=run.compression, as_sent=world.as_sent)  # fmt: skip
             run.started = time.monotonic()
             display = Live(_progress(run), console=console, refresh_per_second=4) if live else None
             if display is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -90,7 +90,9 @@ class WebhookSender:
     """Sends deliveries to a hub's ingress (``{hub}/webhooks/{tenant}/{instance}``).
 
     ``secrets`` maps a connector instance to the secret its vendor signs with; ``compression`` is
-    how many simulated seconds pass per real second, so retry gaps shrink with the day.
+    how many simulated seconds pass per real second, so retry gaps shrink with the day;
+    ``as_sent`` (:meth:`simulation.server.World.as_sent`) fills in, at each attempt, what the
+    vendor knows by then (the ShipBob order a shipment belongs to).
     """
 
     def __init__(
@@ -102,12 +104,14 @@ class WebhookSender:
         compression: float = 1.0,
         client: httpx.AsyncClient | None = None,
         forger_secret: str = "whsec_Zm9yZ2VyLW5vdC10aGUtdmVuZG9y",  # noqa: S107 - a forger's, by design
+        as_sent: Callable[[Delivery], Delivery] | None = None,
     ) -> None:
         self.hub_url = hub_url.rstrip("/")
         self.tenant = tenant
         self.secrets = dict(secrets)
         self.compression = compression
         self.forger_secret = forger_secret
+        self.as_sent = as_sent
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self.attempts: list[Attempt] = []
 
@@ -127,6 +131,8 @@ class WebhookSender:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def _attempt(self, delivery: Delivery, number: int, forged: bool) -> Attempt:
+        if self.as_sent is not None:
+            delivery = self.as_sent(delivery)
         secret = self.forger_secret if forged else self.secrets[delivery.instance]
         sent = time.time()
         url = f"{self.hub_url}/webhooks/{self.tenant}/{delivery.instance}"

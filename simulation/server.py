@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulation.journal import Call, FaultPlan, Journal
-from simulation.scenario import DAY, AmazonOrder, Scenario
+from simulation.scenario import DAY, AmazonOrder, Delivery, Scenario
 
 __all__ = ["SimulationServer", "World", "create_app", "endpoint", "read_body"]
 
@@ -90,6 +90,25 @@ class World:
 
     def remember(self, vendor: str) -> dict[str, Any]:
         return self.memory.setdefault(vendor, {})
+
+    def as_sent(self, delivery: Delivery) -> Delivery:
+        """``delivery`` as the vendor sends it now, from what it knows: a ShipBob shipment webhook
+        carries the ``reference_id`` and ``tags`` of the ShipBob order the hub created for it
+        (:func:`simulation.vendors.shipbob.shipped_from`). Forged deliveries are left alone."""
+        from simulation.vendors import shipbob
+
+        if delivery.vendor != "shipbob" or delivery.kind == "forged":
+            return delivery
+        body = json.loads(delivery.body)
+        if not isinstance(body, dict) or "reference_id" not in body:
+            return delivery
+        with self._lock:
+            orders = list(self.remember("shipbob").values())
+        sent = shipbob.shipped_from(body, orders)
+        if sent is body:
+            return delivery
+        dumped = json.dumps(sent, separators=(",", ":"), ensure_ascii=False).encode()
+        return replace(delivery, body=dumped)
 
 
 #: What each vendor answers when it rate-limits a caller.

@@ -3,8 +3,9 @@
 Stripe honours ``Idempotency-Key`` (a repeated key gets the first answer back, with
 ``Idempotent-Replayed: true``), as the hub relies on for refunds; EasyPost answers a shipment with
 rates and a bought shipment with its label and tracker; AvaTax fails a seeded share of calls with
-a 500 (a tax engine outage is a case the hub must hold, not guess); ShipBob creates, lists (by
-``ReferenceIds``) and cancels orders.
+a 500 (a tax engine outage is a case the hub must hold, not guess); ShipBob creates (refusing a
+duplicate ``reference_id`` with a 422, as ShipBob does), lists (by ``ReferenceIds``) and cancels
+orders.
 """
 
 from __future__ import annotations
@@ -118,11 +119,22 @@ def routes(world: World) -> list[Route]:
         return JSONResponse(_numbers(answer), status_code=201)
 
     async def shipbob_order(request: Request, body: Any) -> Response:
-        if not (body or {}).get("reference_id"):
+        """``POST /1.0/order``: ``reference_id`` is required (1-300 characters) and unique: a second
+        order with a reference ShipBob already has is refused with 422 "Duplicate reference ID"."""
+        reference = (body or {}).get("reference_id")
+        if not reference or not isinstance(reference, str) or len(reference) > 300:
             return JSONResponse(
                 {"title": "One or more validation errors occurred.", "status": 400,
-                 "errors": {"ReferenceId": ["The ReferenceId field is required."]}},
+                 "errors": {"ReferenceId": ["The ReferenceId field is required and must be "
+                                            "1 to 300 characters."]}},
                 status_code=400,
+            )  # fmt: skip
+        if shipbob.order_of_reference(world.remember("shipbob").values(), reference) is not None:
+            return JSONResponse(
+                {"title": "One or more validation errors occurred.", "status": 422,
+                 "errors": {"ReferenceId": [f"An order with reference id '{reference}' already "
+                                            "exists."]}},
+                status_code=422,
             )  # fmt: skip
         order = shipbob.created_order(200_000_000 + world.next_id(), body, _stamp())
         world.remember("shipbob")[str(order["id"])] = order

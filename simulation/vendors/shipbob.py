@@ -7,11 +7,18 @@ that left, with quantities. Times are ISO 8601 with an offset.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from simulation.orders import Line, OrderSpec, at_time
 
-__all__ = ["cancelled_order", "created_order", "shipment"]
+__all__ = [
+    "cancelled_order",
+    "created_order",
+    "order_of_reference",
+    "shipment",
+    "shipped_from",
+]
 
 
 def shipment(
@@ -132,3 +139,28 @@ def cancelled_order(order: dict[str, Any]) -> dict[str, Any] | None:
             for s in shipments
         ],
     }
+
+
+def order_of_reference(orders: Iterable[dict[str, Any]], reference: str) -> dict[str, Any] | None:
+    """The stored order whose ``reference_id`` is ``reference`` (unique, as ShipBob keeps it)."""
+    return next((order for order in orders if order.get("reference_id") == reference), None)
+
+
+def shipped_from(shipment_body: dict[str, Any], orders: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``shipment_body`` as ShipBob sends it for the order the hub created: a Shipment carries its
+    order's ``order_id``, ``reference_id`` and ``tags``. The scenario writes shipments before the
+    hub releases anything, naming the order by its key; when a ShipBob order tagged with that key
+    (``hub_order_key``, not cancelled) exists, the earliest such order is the one shipped. With
+    none (the hub did not release the order here), the body is left as the scenario wrote it: a
+    ``reference_id`` that is the order key, as orders created before request ids carried."""
+    key = shipment_body.get("reference_id")
+    for order in sorted(orders, key=lambda o: int(o.get("id") or 0)):
+        tags = order.get("tags") or []
+        if order.get("status") != "Cancelled" and {"name": "hub_order_key", "value": key} in tags:
+            return {
+                **shipment_body,
+                "order_id": order["id"],
+                "reference_id": order.get("reference_id"),
+                "tags": [dict(tag) for tag in tags],
+            }
+    return shipment_body

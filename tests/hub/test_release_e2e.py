@@ -139,13 +139,18 @@ async def test_a_released_order_becomes_a_shipbob_order(
     sent = json.loads(call.request.content)
     assert call.request.headers["shipbob_channel_id"] == "100102"
     assert call.request.headers["authorization"] == "Bearer shipbob-pat"
-    assert sent["reference_id"] == "shopify_us:9101"
+    assert sent["reference_id"] == outcome["request_id"]  # one ShipBob order per request
+    assert outcome["request_id"].endswith("/shopify_us:9101")
+    assert sent["order_number"] == "9101"
     assert sorted((p["reference_id"], p["quantity"]) for p in sent["products"]) == [
         ("MUG-WHITE", 1),
         ("TSHIRT-RED-M", 2),
     ]
     assert sent["recipient"]["address"]["country"]
-    assert sent["tags"] == [{"name": "hub_request_id", "value": outcome["request_id"]}]
+    assert sent["tags"] == [
+        {"name": "hub_request_id", "value": outcome["request_id"]},
+        {"name": "hub_order_key", "value": "shopify_us:9101"},
+    ]
 
 
 EASYPOST = "https://api.easypost.com/v2/shipments"
@@ -417,7 +422,11 @@ async def test_an_order_cancelled_after_its_release_is_cancelled_at_shipbob(
     assert state == "cancelled"
     assert created.call_count == 1
     [shipbob_order] = orders
-    assert shipbob_order["tags"] == [{"name": "hub_request_id", "value": outcome["request_id"]}]
+    assert shipbob_order["reference_id"] == outcome["request_id"]
+    assert shipbob_order["tags"] == [
+        {"name": "hub_request_id", "value": outcome["request_id"]},
+        {"name": "hub_order_key", "value": "shopify_us:9103"},
+    ]
     if not shipped:
         assert cancelled.call_count == 1
         assert cancelled.calls.last.request.url.path == f"/1.0/order/{shipbob_order['id']}/cancel"

@@ -125,7 +125,8 @@ def test_payment_carrier_tax_and_3pl_connectors_complete_their_calls() -> None:
         )  # fmt: skip
         shipbob_id = shipbob.create_fulfillment_order(request)
         stored = httpx.get(f"{sim.url}/shipbob/1.0/order/{shipbob_id}").json()
-        assert stored["reference_id"] == order.key
+        assert stored["reference_id"] == "fr-1"  # one ShipBob order per request
+        assert {"name": "hub_order_key", "value": order.key} in stored["tags"]
         for connector in (stripe, easypost, avalara, shipbob):
             connector.close()
 
