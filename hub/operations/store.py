@@ -27,6 +27,8 @@ from router.transport.codec import decode_raw, encode_raw
 
 __all__ = [
     "AUDIT_INSERT",
+    "DEAD_LETTER_STATUSES",
+    "DeadLetterNotOpenError",
     "DeadLetterRow",
     "HeldRow",
     "OperationsStore",
@@ -38,6 +40,30 @@ DEFAULT_SLA: Mapping[str, timedelta] = {
     "exception": timedelta(hours=4),
     "review": timedelta(hours=2),
 }
+
+
+#: A dead letter's statuses: ``open`` until replayed (``replayed``; a replay that fails again reopens
+#: it) or closed by hand without replaying (``resolved``, with who, when and why).
+DEAD_LETTER_STATUSES = ("open", "replayed", "resolved")
+
+#: The longest resolution note kept; longer notes are cut (the audit log is not a document store).
+MAX_NOTE_LENGTH = 2000
+
+
+class DeadLetterNotOpenError(Exception):
+    """Resolving a dead letter that is not open (already resolved, or replayed)."""
+
+    def __init__(self, row: DeadLetterRow) -> None:
+        self.row = row
+        if row.status == "resolved":
+            detail = f"already resolved by {row.resolved_by} at {_when(row.resolved_at)}"
+        else:
+            detail = f"it is {row.status}, not open"
+        super().__init__(f"dead letter {row.id} cannot be resolved: {detail}")
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat() if value else "an unknown time"
 
 
 @dataclass(frozen=True)
@@ -55,10 +81,14 @@ class DeadLetterRow:
     replay_count: int
     raw: RawMessage = field(repr=False)
     envelope: Envelope | None = field(repr=False)
+    #: who closed the letter by hand, when and why (``status == "resolved"``; kept if it reopens)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The letter for listings (admin API, ``hub dlq``): no payload, which may hold personal data."""
-        return {
+        data = {
             "id": self.id,
             "tenant": self.tenant,
             "raw_id": self.raw_id,
@@ -71,6 +101,11 @@ class DeadLetterRow:
             "status": self.status,
             "replay_count": self.replay_count,
         }
+        if self.resolved_at is not None:
+            data["resolved_at"] = self.resolved_at.isoformat()
+            data["resolved_by"] = self.resolved_by
+            data["resolution_note"] = self.resolution_note
+        return data
 
 
 @dataclass(frozen=True)
@@ -146,6 +181,14 @@ def audit_rows(records: Sequence[AuditRecord]) -> list[tuple[Any, ...]]:
         )
         for r in records
     ]
+
+
+def _order_key(envelope: Envelope | None) -> str | None:
+    if envelope is None:
+        return None
+    payload = envelope.payload
+    key = getattr(payload, "key", None) or getattr(getattr(payload, "order", None), "key", None)
+    return str(key) if key else None
 
 
 def _json(value: Any) -> str:
@@ -266,7 +309,7 @@ class OperationsStore:
 
     _DEAD_COLUMNS = (
         "id, tenant, raw_id, stage, instance, event, reason, errors, failed_at, status, "
-        "replay_count, raw, envelope"
+        "replay_count, raw, envelope, resolved_at, resolved_by, resolution_note"
     )
 
     @staticmethod
@@ -286,6 +329,9 @@ class OperationsStore:
             replay_count=int(row[10]),
             raw=decode_raw(row[11]),
             envelope=envelope,
+            resolved_at=datetime.fromisoformat(row[13]) if row[13] else None,
+            resolved_by=row[14],
+            resolution_note=row[15],
         )
 
     def dead_letters(
@@ -336,6 +382,62 @@ class OperationsStore:
             "status = 'replayed' WHERE id = ?",
             [(now, letter_id) for letter_id in ids],
         )
+
+    def resolve(self, letter_id: int, *, actor: str, note: str) -> DeadLetterRow | None:
+        """Close an open dead letter by hand, without replaying it; None if there is no such letter.
+
+        For failures handled outside the hub (the parcel was intercepted at the carrier, the product
+        was deleted at the vendor, the webhook came from a test shop). The letter is kept, with
+        status ``resolved`` and who, when and why, and the decision is an audit record (outcome
+        ``resolved``, the actor, the note as its reason) written in the same transaction. The note
+        is the operator's free text: it goes to the letter and the audit record, never to the
+        process log. Raises :class:`DeadLetterNotOpenError` when the letter is already resolved or
+        was replayed: a second resolution would overwrite the first one's note.
+        """
+        if not actor.strip():
+            raise ValueError("a resolution needs an actor")
+        if not note.strip():
+            raise ValueError("a resolution needs a note: why the letter is closed without replay")
+        note = note.strip()[:MAX_NOTE_LENGTH]
+        now = self._clock()
+        with self._lock:
+            self._db.begin_write()
+            try:
+                rows = self._db.query(
+                    f"SELECT {self._DEAD_COLUMNS} FROM dead_letters WHERE id = ?"  # noqa: S608 - constant columns
+                    + self._db.for_update,
+                    (letter_id,),
+                )
+                if not rows:
+                    self._db.rollback()
+                    return None
+                row = self._dead_row(rows[0])
+                if row.status != "open":
+                    raise DeadLetterNotOpenError(row)
+                self._db.execute(
+                    "UPDATE dead_letters SET status = 'resolved', resolved_at = ?, resolved_by = ?, "
+                    "resolution_note = ? WHERE id = ?",
+                    (_ts(now), actor, note, letter_id),
+                )
+                envelope = row.envelope
+                record = AuditRecord(
+                    tenant=row.tenant,
+                    message_id=str(envelope.message_id) if envelope else row.raw_id,
+                    stage=row.stage,
+                    outcome="resolved",
+                    at=now,
+                    reason=note,
+                    correlation_id=envelope.correlation_id if envelope else None,
+                    actor=actor,
+                    order_key=_order_key(envelope),
+                    details={"raw_id": row.raw_id, "dead_letter": row.id},
+                )
+                self._executemany_in_transaction(AUDIT_INSERT, audit_rows([record]))
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+        return self.dead_letter(letter_id)
 
     # -- held messages --------------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ import pytest
 from canonical.examples import example_envelope
 from hub.ledger.dialect import PostgresDialect, SqliteDialect
 from hub.ledger.migrations import migrate
+from hub.metrics import HubCollector
 from hub.operations import OperationsStore
+from hub.operations.store import DeadLetterNotOpenError
 from router.audit import AuditRecord
 from router.ports import DeadLetter, HeldMessage, RawMessage
 
@@ -83,6 +85,75 @@ def test_dead_letters_are_stored_once_and_keep_the_original_payload(db: Any) -> 
         "MalformedMessageError: still bad",
         1,
     )
+
+
+def _open_gauge(store: OperationsStore) -> dict[str, float]:
+    [family] = [m for m in HubCollector(store).collect() if m.name == "hub_dead_letters_open"]
+    return {sample.labels["tenant"]: sample.value for sample in family.samples}
+
+
+def test_a_dead_letter_resolved_by_hand_is_closed_kept_and_audited(db: Any) -> None:
+    store = OperationsStore(db, clock=lambda: T0)
+    store.put(
+        [
+            DeadLetter(_raw("r1"), "deliver", "too late to cancel", envelope=example_envelope()),
+            DeadLetter(_raw("r2"), "translate", "unknown topic"),
+        ]
+    )
+    first, second = store.dead_letters(tenant="acme")
+    assert store.open_dead_letters_by_tenant() == {"acme": 2}
+    assert _open_gauge(store) == {"acme": 2.0}
+
+    resolved = store.resolve(first.id, actor="ops@acme", note="  parcel intercepted at UPS  ")
+    assert resolved is not None
+    assert (resolved.status, resolved.resolved_by, resolved.resolution_note) == (
+        "resolved",
+        "ops@acme",
+        "parcel intercepted at UPS",
+    )
+    assert resolved.resolved_at == T0
+    assert resolved.as_json()["resolution_note"] == "parcel intercepted at UPS"
+    assert "resolved_by" not in second.as_json()  # open letters carry no resolution
+    # out of the open listing, the open count and the gauge; kept for the history
+    assert [r.id for r in store.dead_letters(tenant="acme")] == [second.id]
+    assert store.open_dead_letters_by_tenant() == {"acme": 1}
+    assert _open_gauge(store) == {"acme": 1.0}
+    assert [r.id for r in store.dead_letters(status="resolved")] == [first.id]
+    assert resolved.raw.body == first.raw.body
+
+    # one audit record, in the letter's message trail, with who and why
+    [record] = [
+        r
+        for r in store.audit_trail("acme", message_id=str(example_envelope().message_id))
+        if r.outcome == "resolved"
+    ]
+    assert (record.actor, record.reason, record.stage) == (
+        "ops@acme",
+        "parcel intercepted at UPS",
+        "deliver",
+    )
+    assert record.details == {"raw_id": "r1", "dead_letter": first.id}
+    assert record.order_key == "shopify_us:820982911946154508"
+    assert store.verify("acme") == []  # it joins the hash chain like any record
+
+    # closing twice is an error that names the first resolution, and changes nothing
+    with pytest.raises(DeadLetterNotOpenError, match="already resolved by ops@acme"):
+        store.resolve(first.id, actor="someone@else", note="again")
+    assert store.dead_letter(first.id).resolved_by == "ops@acme"  # type: ignore[union-attr]
+    # a replayed letter is not open either
+    store.mark_replayed([second.id])
+    with pytest.raises(DeadLetterNotOpenError, match="it is replayed"):
+        store.resolve(second.id, actor="ops@acme", note="test shop")
+    assert [r.outcome for r in store.audit_trail("acme", message_id="r2")] == []
+    assert store.resolve(999_999, actor="ops@acme", note="x") is None
+    with pytest.raises(ValueError, match="needs a note"):
+        store.resolve(first.id, actor="ops@acme", note="   ")
+    assert store.open_dead_letters_by_tenant() == {}
+
+    # the same message failing again at the same stage reopens the letter: a new failure is news
+    store.put([DeadLetter(_raw("r1"), "deliver", "too late to cancel, again")])
+    [reopened] = store.dead_letters(tenant="acme")
+    assert (reopened.id, reopened.status, reopened.resolved_by) == (first.id, "open", "ops@acme")
 
 
 def test_held_messages_queue_decide_and_measure_their_age(db: Any) -> None:
