@@ -3,13 +3,13 @@
 Every request carries ``Authorization: Bearer <token>``; tokens are configured in the deployment
 (``admin.tokens``, by secret reference) with a role and the tenants they may see:
 
-* ``viewer`` reads; ``operator`` also replays dead letters and decides held messages; ``admin`` may
-  do everything (deployments, when the hub serves them).
+* ``viewer`` reads; ``operator`` also replays and resolves dead letters and decides held messages;
+  ``admin`` may do everything (deployments, when the hub serves them).
 * A token never sees another tenant: asking for one it does not hold answers 404, exactly as for a
   tenant that does not exist, so a token cannot even learn which tenants exist.
 
-The decisions (approve, reject, replay) record the token's name as the actor in the audit log.
-``GET /admin/v1/openapi.json`` describes the API (OpenAPI 3), generated from these docstrings.
+The decisions (approve, reject, replay, resolve) record the token's name as the actor in the audit
+log. ``GET /admin/v1/openapi.json`` describes the API (OpenAPI 3), generated from these docstrings.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from hub.fulfilment_report import (
     UnknownExceptionError,
 )
 from hub.operations import OperationsStore
-from hub.operations.store import DeadLetterRow
+from hub.operations.store import DeadLetterNotOpenError, DeadLetterRow
 from router.audit import AuditRecord
 from router.pipeline import RawResult
 from router.ports import HeldMessage, RawMessage
@@ -195,18 +195,60 @@ async def replay_dead_letter(
 ) -> Response:
     """
     summary: Send a dead letter through the whole pipeline again (idempotent).
+    description: A letter resolved by hand is refused (409) unless the query has force=true.
     responses:
       200: {description: The outcome of the replay.}
       404: {description: No such dead letter for this tenant.}
+      409: {description: The letter was resolved by hand; pass force=true to replay it anyway.}
     """
     row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
     if row is None or row.tenant != tenant:
         return _error(404, "not found")
+    if row.status == "resolved" and request.query_params.get("force") != "true":
+        return _error(
+            409,
+            f"resolved by hand by {row.resolved_by}; pass force=true to replay it anyway",
+        )
     if api.replay is None:
         return _error(503, "this process does not run the router; replay from a hub run or worker")
     [outcome] = await api.replay([row])
     await _in_thread(api.operations.mark_replayed, [row.id])
     return JSONResponse({"id": row.id, "outcome": outcome, "by": token.name})
+
+
+async def resolve_dead_letter(
+    request: Request, api: AdminApi, token: AdminToken, tenant: str
+) -> Response:
+    """
+    summary: Close a dead letter by hand without replaying it, with a note (audited).
+    description: >-
+      For failures handled outside the hub. The body is JSON with a required "note" (why). The
+      letter is kept with status "resolved"; the token's name is the actor of the audit record.
+    responses:
+      200: {description: The resolved letter.}
+      400: {description: No note.}
+      404: {description: No such dead letter for this tenant.}
+      409: {description: Already resolved, or replayed.}
+    """
+    row = await _in_thread(api.operations.dead_letter, int(request.path_params["id"]))
+    if row is None or row.tenant != tenant:
+        return _error(404, "not found")
+    note = None
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON")
+        note = body.get("note") if isinstance(body, dict) else None
+    if not isinstance(note, str) or not note.strip():
+        return _error(400, 'a JSON body with a "note" is required: why it is closed without replay')
+    try:
+        resolved = await _in_thread(api.operations.resolve, row.id, actor=token.name, note=note)
+    except DeadLetterNotOpenError as exc:
+        return _error(409, str(exc))
+    if resolved is None:
+        return _error(404, "not found")
+    return JSONResponse(resolved.as_json())
 
 
 async def list_held(request: Request, api: AdminApi, token: AdminToken, tenant: str) -> Response:
@@ -567,6 +609,11 @@ def admin_routes(api: AdminApi) -> list[Route]:
         Route(
             f"{tenant}/dead-letters/{{id:int}}/replay",
             _guarded(api, "operator", replay_dead_letter),
+            methods=["POST"],
+        ),
+        Route(
+            f"{tenant}/dead-letters/{{id:int}}/resolve",
+            _guarded(api, "operator", resolve_dead_letter),
             methods=["POST"],
         ),
         Route(f"{tenant}/held", _guarded(api, "viewer", list_held), methods=["GET"]),

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from hub.operations import OperationsStore
+from hub.operations.store import DEAD_LETTER_STATUSES, DeadLetterNotOpenError, DeadLetterRow
 from router.audit import AuditRecord
 
 __all__ = ["audit_app", "dlq_app", "review_app", "trace"]
@@ -28,7 +29,9 @@ __all__ = ["audit_app", "dlq_app", "review_app", "trace"]
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
-dlq_app = typer.Typer(help="Dead letters: list, show and replay them.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: list, show, replay, or resolve them by hand.", no_args_is_help=True
+)
 review_app = typer.Typer(
     help="The review and exception queues: list, approve, reject.", no_args_is_help=True
 )
@@ -64,26 +67,34 @@ def dlq_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
     stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
-    include_replayed: Annotated[bool, typer.Option("--all", help="Include replayed.")] = False,
+    status: Annotated[
+        str, typer.Option(help="open, replayed, resolved, or all (default: open).")
+    ] = "open",
+    include_replayed: Annotated[
+        bool, typer.Option("--all", help="Every status (same as --status all).")
+    ] = False,
     limit: int = 100,
     ledger: LedgerOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List dead letters (open ones unless --all)."""
+    """List dead letters (open ones unless --status or --all)."""
+    if status != "all" and status not in DEAD_LETTER_STATUSES:
+        errors.print(f"unknown status {status!r}: open, replayed, resolved or all")
+        raise typer.Exit(2)
     rows = _store(ledger).dead_letters(
         tenant=tenant,
         stage=stage,
         reason_contains=reason,
-        status=None if include_replayed else "open",
+        status=None if include_replayed or status == "all" else status,
         limit=limit,
     )
     if as_json:
         _print_json([r.as_json() for r in rows])
         return
-    table = Table("id", "tenant", "stage", "instance", "event", "failed at", "reason")
+    table = Table("id", "tenant", "status", "stage", "instance", "event", "failed at", "reason")
     for row in rows:
         table.add_row(
-            str(row.id), row.tenant, row.stage, row.instance, row.event,
+            str(row.id), row.tenant, row.status, row.stage, row.instance, row.event,
             row.failed_at.strftime("%Y-%m-%d %H:%M:%S"), row.reason,
         )  # fmt: skip
     console.print(table)
@@ -121,11 +132,18 @@ def dlq_replay(
     ] = False,
     tenant: Annotated[str | None, typer.Option(help="With --all: only this tenant.")] = None,
     reason: Annotated[str | None, typer.Option(help="With --all: reasons containing this.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also replay letters that were resolved by hand.")
+    ] = False,
     config: ConfigOption = None,
     ledger: LedgerOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send dead letters through the whole pipeline again (idempotent: nothing applies twice)."""
+    """Send dead letters through the whole pipeline again (idempotent: nothing applies twice).
+
+    A letter resolved by hand (``hub dlq resolve``) is refused unless --force: its failure was
+    handled outside the hub, and replaying it could do the thing the operator prevented.
+    """
     from hub.config import load_deployment
     from hub.config.model import Deployment
     from hub.outbound import replay_dead_letters
@@ -137,6 +155,14 @@ def dlq_replay(
     else:
         found = [store.dead_letter(i) for i in letter_ids or []]
         rows = [r for r in found if r is not None]
+    resolved = [r for r in rows if r.status == "resolved"]
+    if resolved and not force:
+        for row in resolved:
+            errors.print(
+                f"dead letter {row.id} was resolved by hand by {row.resolved_by} "
+                f"({row.resolution_note}); pass --force to replay it anyway"
+            )
+        raise typer.Exit(1)
     if not rows:
         errors.print("nothing to replay")
         raise typer.Exit(1)
@@ -153,6 +179,78 @@ def dlq_replay(
         return
     for letter_id, disposition in outcome.items():
         console.print(f"dead letter {letter_id}: {disposition}")
+
+
+def _resolve_one(store: OperationsStore, letter_id: int, actor: str, note: str) -> DeadLetterRow:
+    try:
+        row = store.resolve(letter_id, actor=actor, note=note)
+    except (DeadLetterNotOpenError, ValueError) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    if row is None:
+        errors.print(f"no dead letter {letter_id}")
+        raise typer.Exit(1)
+    return row
+
+
+@dlq_app.command("resolve")
+def dlq_resolve(
+    letter_ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids.")] = None,
+    note: Annotated[
+        str, typer.Option(help="Why it is closed without replay (kept, and in the audit log).")
+    ] = "",
+    actor: Annotated[
+        str | None,
+        typer.Option(help="Who resolves (in the audit log; default: cli:<your user name>)."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Resolve every open letter (with filters).")
+    ] = False,
+    tenant: Annotated[str | None, typer.Option(help="With --all: only this tenant.")] = None,
+    reason: Annotated[str | None, typer.Option(help="With --all: reasons containing this.")] = None,
+    ledger: LedgerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Close open dead letters by hand, without replaying them, with a note (audited).
+
+    For failures handled outside the hub. The letters are kept with status ``resolved``; resolving
+    one that is already resolved or was replayed is an error (exit 1).
+    """
+    import getpass
+
+    if not note.strip():
+        errors.print("--note is required: say why the letter is closed without replay")
+        raise typer.Exit(2)
+    try:
+        who = actor or f"cli:{getpass.getuser()}"
+    except OSError:
+        errors.print("cannot tell who you are: pass --actor")
+        raise typer.Exit(2) from None
+    store = _store(ledger)
+    if every:
+        ids = [
+            r.id for r in store.dead_letters(tenant=tenant, reason_contains=reason, limit=10_000)
+        ]
+    else:
+        ids = list(letter_ids or [])
+    if not ids:
+        errors.print("nothing to resolve")
+        raise typer.Exit(1)
+    # Check them all first, so a mistyped id does not leave half of a batch resolved.
+    for letter_id in ids:
+        found = store.dead_letter(letter_id)
+        if found is None:
+            errors.print(f"no dead letter {letter_id}")
+            raise typer.Exit(1)
+        if found.status != "open":
+            errors.print(str(DeadLetterNotOpenError(found)))
+            raise typer.Exit(1)
+    done = [_resolve_one(store, letter_id, who, note) for letter_id in ids]
+    if as_json:
+        _print_json([r.as_json() for r in done])
+        return
+    for row in done:
+        console.print(f"dead letter {row.id}: resolved by {row.resolved_by}", highlight=False)
 
 
 @review_app.command("list")

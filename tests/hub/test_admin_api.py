@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from hub.admin import AdminToken, admin_routes
 from hub.config.model import Deployment
+from hub.reports import Reports
 from hub.runtime import HubRuntime, open_runtime
 from hub.serve import admin_api
 from router.ports import RawMessage
@@ -107,6 +108,68 @@ async def test_tokens_are_required_and_roles_are_enforced(
     assert allowed.json()["outcome"] == ["dead_lettered"]  # still not a known topic
 
 
+async def test_an_operator_resolves_a_dead_letter_by_hand(
+    admin: tuple[httpx.AsyncClient, HubRuntime], tmp_path: Path
+) -> None:
+    client, runtime = admin
+    await runtime.router.process([_raw("test-shop", b'{"id": 1}', event="no/such-topic")])
+    [letter] = runtime.operations.dead_letters()
+    url = f"/admin/v1/tenants/acme/dead-letters/{letter.id}"
+    note = {"content-type": "application/json"}
+    body = json.dumps({"note": "webhook from the test shop"})
+    reports = Reports(str(tmp_path / "l.sqlite3"))
+    assert reports.overview("acme").dead_letters_open == 1
+
+    assert (await client.post(f"{url}/resolve", content=body)).status_code == 401
+    viewer = await client.post(f"{url}/resolve", headers=_as("view-token") | note, content=body)
+    assert viewer.status_code == 403
+    assert "operator role" in viewer.json()["error"]
+    other = await client.post(
+        f"/admin/v1/tenants/globex/dead-letters/{letter.id}/resolve",
+        headers=_as("globex-token") | note,
+        content=body,
+    )
+    assert other.status_code == 404  # acme's letter through globex's path
+    no_note = await client.post(f"{url}/resolve", headers=_as("ops-token"))
+    assert no_note.status_code == 400
+    assert runtime.operations.dead_letter(letter.id).status == "open"  # type: ignore[union-attr]
+
+    done = await client.post(f"{url}/resolve", headers=_as("ops-token") | note, content=body)
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["resolved_by"]) == ("resolved", "ops@acme")
+    assert done.json()["resolution_note"] == "webhook from the test shop"
+    # out of the open listing and the dashboard's count; still readable by id, with who and why
+    listed = await client.get("/admin/v1/tenants/acme/dead-letters", headers=_as("view-token"))
+    assert listed.json() == []
+    resolved = await client.get(
+        "/admin/v1/tenants/acme/dead-letters?status=resolved", headers=_as("view-token")
+    )
+    assert [r["id"] for r in resolved.json()] == [letter.id]
+    overview = reports.overview("acme")
+    assert (overview.dead_letters_open, overview.recent_dead_letters) == (0, [])
+    reports.close()
+    trail = await client.get(
+        "/admin/v1/tenants/acme/messages/test-shop/audit", headers=_as("view-token")
+    )
+    assert ("translate", "resolved", "ops@acme", "webhook from the test shop") in {
+        (r["stage"], r["outcome"], r["actor"], r["reason"]) for r in trail.json()
+    }
+
+    again = await client.post(f"{url}/resolve", headers=_as("ops-token") | note, content=body)
+    assert again.status_code == 409
+    assert "already resolved by ops@acme" in again.json()["error"]
+    refused = await client.post(f"{url}/replay", headers=_as("ops-token"))
+    assert refused.status_code == 409
+    assert "force=true" in refused.json()["error"]
+    assert runtime.operations.dead_letter(letter.id).replay_count == 0  # type: ignore[union-attr]
+    forced = await client.post(f"{url}/replay?force=true", headers=_as("ops-token"))
+    assert forced.status_code == 200
+    assert forced.json()["outcome"] == ["dead_lettered"]  # still not a known topic
+    after = runtime.operations.dead_letter(letter.id)
+    assert after is not None
+    assert (after.status, after.replay_count) == ("replayed", 1)
+
+
 async def test_a_token_never_sees_another_tenant(
     admin: tuple[httpx.AsyncClient, HubRuntime],
 ) -> None:
@@ -174,6 +237,7 @@ async def test_the_api_is_described_by_openapi(admin: tuple[httpx.AsyncClient, H
     schema = (await client.get("/admin/v1/openapi.json")).json()
     assert schema["openapi"].startswith("3.")
     assert "/admin/v1/tenants/{tenant}/dead-letters/{id}/replay" in schema["paths"]
+    assert "post" in schema["paths"]["/admin/v1/tenants/{tenant}/dead-letters/{id}/resolve"]
     assert "post" in schema["paths"]["/admin/v1/tenants/{tenant}/held/{id}/approve"]
 
 

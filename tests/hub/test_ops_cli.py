@@ -83,6 +83,81 @@ def test_a_malformed_message_is_listed_and_replayed_after_the_fix(
     assert again == [{"id": letter["id"], "outcome": "duplicate"}]
 
 
+def test_a_dead_letter_handled_outside_the_hub_is_resolved_with_a_note(
+    hub: tuple[HubRuntime, str, Path],
+) -> None:
+    runtime, ledger, config = hub
+    body = json.dumps(paid_order()).encode()
+    asyncio.run(
+        runtime.router.process(
+            [_raw("r1", body, event="orders/created-typo"), _raw("r2", b"{}", event="no/such")]
+        )
+    )
+    first, second = _json(["dlq", "list", "--ledger", ledger, "--json"])  # type: ignore[misc]
+    refused = runner.invoke(app, ["dlq", "resolve", str(first["id"]), "--ledger", ledger])
+    assert refused.exit_code == 2
+    assert "--note is required" in refused.stderr
+    missing = runner.invoke(
+        app, ["dlq", "resolve", str(first["id"]), "999999", "--note", "x", "--ledger", ledger]
+    )
+    assert missing.exit_code == 1
+    assert "no dead letter 999999" in missing.stderr
+    assert len(_json(["dlq", "list", "--ledger", ledger, "--json"])) == 2  # type: ignore[arg-type]
+
+    resolved = _json(
+        ["dlq", "resolve", str(first["id"]), "--note", "test shop webhook",
+         "--actor", "ops@acme", "--ledger", ledger, "--json"]
+    )  # fmt: skip
+    assert resolved == [
+        first | {
+            "status": "resolved",
+            "resolved_at": resolved[0]["resolved_at"],  # type: ignore[index]
+            "resolved_by": "ops@acme",
+            "resolution_note": "test shop webhook",
+        }
+    ]  # fmt: skip
+    assert [r["id"] for r in _json(["dlq", "list", "--ledger", ledger, "--json"])] == [  # type: ignore[attr-defined]
+        second["id"]
+    ]
+    by_status = _json(["dlq", "list", "--status", "resolved", "--ledger", ledger, "--json"])
+    assert [r["id"] for r in by_status] == [first["id"]]  # type: ignore[attr-defined]
+    assert len(_json(["dlq", "list", "--all", "--ledger", ledger, "--json"])) == 2  # type: ignore[arg-type]
+    table = runner.invoke(app, ["dlq", "list", "--status", "all", "--ledger", ledger])
+    assert "resolved" in table.stdout
+    shown = runner.invoke(app, ["dlq", "show", str(first["id"]), "--ledger", ledger])
+    assert "resolved_by: ops@acme" in shown.stdout
+    assert "resolution_note: test shop webhook" in shown.stdout
+    trace = _json(["trace", "r1", "--tenant", "acme", "--ledger", ledger, "--json"])
+    assert ("translate", "resolved", "ops@acme", "test shop webhook") in {
+        (s["stage"], s["outcome"], s["actor"], s["reason"])
+        for s in trace["stages"]  # type: ignore[index]
+    }
+    assert _json(["audit", "verify", "--ledger", ledger, "--json"])["intact"]  # type: ignore[index]
+
+    again = runner.invoke(
+        app, ["dlq", "resolve", str(first["id"]), "--note", "again", "--ledger", ledger]
+    )
+    assert again.exit_code == 1
+    assert "already resolved by ops@acme" in again.stderr
+    replay = ["dlq", "replay", str(first["id"]), "--config", str(config), "--ledger", ledger]
+    not_replayed = runner.invoke(app, replay)
+    assert not_replayed.exit_code == 1
+    assert "--force" in not_replayed.stderr
+    assert (
+        _json(["dlq", "show", str(first["id"]), "--ledger", ledger, "--json"])["replay_count"] == 0
+    )  # type: ignore[index]
+    forced = _json([*replay, "--force", "--json"])
+    assert forced == [{"id": first["id"], "outcome": "dead_lettered"}]
+
+    # --all with filters resolves the open ones that match, under the default actor
+    rest = _json(
+        ["dlq", "resolve", "--all", "--reason", "no/such", "--note", "vendor refused",
+         "--ledger", ledger, "--json"]
+    )  # fmt: skip
+    assert [r["id"] for r in rest] == [second["id"]]  # type: ignore[attr-defined]
+    assert rest[0]["resolved_by"].startswith("cli:")  # type: ignore[index]
+
+
 def test_review_approve_resumes_and_reject_closes(hub: tuple[HubRuntime, str, Path]) -> None:
     runtime, ledger, config = hub
     runtime.ledger.upsert_sku("acme", "MUG-WHITE")
