@@ -3,8 +3,9 @@ reconciliation exceptions an operator works through.
 
 Read-only over the tables the ledger writes when it releases fulfilment requests and records
 shipments (migration 0009: ``fulfilment_requests``, ``shipments``, ``fulfilment_exceptions``,
-``lot_stock``, ``lot_movements`` ...), on the connection of a :class:`hub.reports.Reports`. The one
-write is :meth:`FulfilmentReports.resolve_exception`: an operator closing an exception with a note.
+``lot_stock``, ``lot_movements`` ...; 0014 adds the node's reference to a request), on the
+connection of a :class:`hub.reports.Reports`. The one write is
+:meth:`FulfilmentReports.resolve_exception`: an operator closing an exception with a note.
 
 Perfect order (per order; the overview's perfect-order rate counts the same thing):
 
@@ -424,7 +425,8 @@ class FulfilmentReports:
         requests: dict[str, dict[str, Any]] = {}
         for row in self._query(
             "SELECT request_id, location, carrier, service_level, requested_at, ship_by, "
-            "commit_by, status, closed_at FROM fulfilment_requests "
+            "commit_by, status, closed_at, node_reference, node_reference_at "
+            "FROM fulfilment_requests "
             "WHERE tenant = ? AND order_key = ? ORDER BY requested_at, request_id",
             (tenant, order_key),
         ):
@@ -438,6 +440,9 @@ class FulfilmentReports:
                 "commit_by": row[6],
                 "status": row[7],
                 "closed_at": row[8],
+                # the node's own id for it (ShipBob order, EasyPost shipment): migration 0014
+                "node_reference": row[9],
+                "node_reference_at": row[10],
                 "lines": [],
             }
         if requests:

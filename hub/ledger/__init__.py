@@ -14,6 +14,7 @@ from hub.ledger.errors import (
     RefundRefusedError,
     UnknownLocationError,
     UnknownOrderError,
+    UnknownRequestError,
     UnknownSkuError,
     UnsupportedEventError,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "SourcingPolicy",
     "UnknownLocationError",
     "UnknownOrderError",
+    "UnknownRequestError",
     "UnknownSkuError",
     "UnsupportedEventError",
     "default_ledger_path",

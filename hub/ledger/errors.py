@@ -19,6 +19,7 @@ __all__ = [
     "RefundRefusedError",
     "UnknownLocationError",
     "UnknownOrderError",
+    "UnknownRequestError",
     "UnknownSkuError",
     "UnsupportedEventError",
 ]
@@ -46,6 +47,12 @@ class LedgerNotMigratedError(LedgerError):
     """The database's schema is behind this version of the hub: run ``hub ledger migrate``."""
 
     code = "ledger_not_migrated"
+
+
+class UnknownRequestError(LedgerError):
+    """No fulfilment request with that id for the tenant (``Ledger.note_node_reference``)."""
+
+    code = "unknown_request"
 
 
 class MessageRejectedError(LedgerError):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from canonical import (
     Disposition,
@@ -40,7 +40,7 @@ from canonical import (
     ShipmentLine,
 )
 from hub.ledger import lots
-from hub.ledger.errors import InvalidMessageError
+from hub.ledger.errors import InvalidMessageError, UnknownRequestError
 from hub.ledger.orders import Line, history, load_lines, reconcile, require_order, save_line
 from hub.ledger.tracking_numbers import tracking_problem
 from hub.ledger.work import Work, now_text, ts
@@ -1119,3 +1119,50 @@ def close_requests(work: Work, tenant: str, key: str, reason: str) -> None:
         )
     if rows:
         history(work, tenant, key, "fulfillment.cancelled", "cancelled", reason)
+
+
+def note_node_reference(
+    work: Work, tenant: str, request_id: str, reference: str
+) -> Literal["recorded", "unchanged", "replaced"]:
+    """Store the node's own id for a released request (what ``request_fulfillment`` returned:
+    a ShipBob order id, an EasyPost shipment id) in ``fulfilment_requests.node_reference``.
+
+    The same reference again (a retried or replayed release, answered by the node's idempotent
+    lookup) changes nothing: ``unchanged``. A first one is ``recorded``, a different later one
+    ``replaced`` (the node made another order, or an operator re-created it there); both are
+    written to the order's history with the request id, so the timeline keeps every value the
+    request had. A request the tenant does not have raises :class:`UnknownRequestError`: the
+    caller names a request that was never released through this ledger, a bug to see, not to
+    swallow. The request's status does not matter: a cancelled request's node order is still
+    what support looks up."""
+    reference = str(reference).strip()
+    if not reference:
+        raise ValueError("a node reference cannot be empty")
+    rows = work.db.query(
+        "SELECT order_key, location, node_reference FROM fulfilment_requests "  # noqa: S608 - fixed SQL
+        "WHERE tenant = ? AND request_id = ?" + work.db.for_update,
+        (tenant, request_id),
+    )
+    if not rows:
+        raise UnknownRequestError(f"no fulfilment request {request_id!r} for tenant {tenant!r}")
+    key, location, before = rows[0]
+    if before == reference:
+        return "unchanged"
+    work.db.execute(
+        "UPDATE fulfilment_requests SET node_reference = ?, node_reference_at = ? "
+        "WHERE tenant = ? AND request_id = ?",
+        (reference, now_text(), tenant, request_id),
+    )
+    detail = (
+        f"request {request_id} at {location}: node reference {reference}"
+        if before is None
+        else f"request {request_id} at {location}: node reference {before} -> {reference}"
+    )
+    state = work.db.query(
+        "SELECT state FROM orders WHERE tenant = ? AND order_key = ?", (tenant, key)
+    )
+    history(
+        work, tenant, str(key), "fulfillment.node_reference",
+        str(state[0][0]) if state else "released", detail,
+    )  # fmt: skip
+    return "recorded" if before is None else "replaced"

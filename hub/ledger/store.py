@@ -460,6 +460,25 @@ class Ledger:
 
         self._run(body)
 
+    def note_node_reference(
+        self, tenant: str, request_id: str, reference: str, *, source: str = ""
+    ) -> Literal["recorded", "unchanged", "replaced"]:
+        """Record the node's own id for a released fulfilment request (a ShipBob order id, an
+        EasyPost shipment id): ``recorded`` the first time, ``unchanged`` for the same value
+        again (a no-op), ``replaced`` for a different one, which the order's history records.
+        ``source`` names what reported it (the outbox event), kept as the history entry's
+        message id. Raises :class:`UnknownRequestError` for a request the tenant does not have
+        (see ``hub.ledger.shipments.note_node_reference``)."""
+        from hub.ledger.shipments import note_node_reference
+
+        def body(work: Work) -> Literal["recorded", "unchanged", "replaced"]:
+            work.message_id = source
+            outcome = note_node_reference(work, tenant, request_id, reference)
+            work.finish()
+            return outcome
+
+        return self._run(body)  # type: ignore[no-any-return]
+
     def _write(self, sql: str, params: Sequence[Any]) -> None:
         self._run(lambda work: work.db.execute(sql, params))
 
