@@ -216,7 +216,10 @@ def _fulfilment_action(
     event names only the order, node and request id) and sent through the node's connector.
 
     The node's own id for it (a ShipBob order, an EasyPost shipment whose label was bought) is
-    logged with the request id; the ledger does not store it yet."""
+    logged with the request id and stored with the request (``Ledger.note_node_reference``), so
+    ``hub fulfilment order`` shows it. The release has happened by then: a failure to store the
+    reference is a warning (the reference is in the log line), never a failed or repeated
+    release."""
     from hub.release.run import request_for
 
     async def send(event: OutboxEvent) -> None:
@@ -235,6 +238,24 @@ def _fulfilment_action(
             type(connector).name,
             reference,
         )
+        if reference is None or not str(reference).strip():
+            return
+        try:
+            await asyncio.to_thread(
+                runtime.ledger.note_node_reference,
+                event.tenant,
+                request.request_id,
+                str(reference),
+                source=f"outbox/{event.id}",
+            )
+        except Exception:  # the node has the order: never fail (and so repeat) the release
+            log.warning(
+                "could not store %s's reference at %s (%s) in the ledger; it is in the line above",
+                request.request_id,
+                request.location,
+                reference,
+                exc_info=True,
+            )
 
     return send
 

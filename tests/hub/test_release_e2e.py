@@ -55,6 +55,25 @@ def _deployment_document() -> dict[str, Any]:
     return {"tenants": {"acme": tenant}}
 
 
+async def _node_reference(runtime: Any, request_id: str) -> str | None:
+    """The node's reference the relay stored with the request (it lands just after the call)."""
+    for _ in range(100):
+        rows = runtime.ledger._read(  # under the ledger's lock: the relay writes meanwhile
+            "SELECT node_reference FROM fulfilment_requests WHERE tenant = ? AND request_id = ?",
+            ("acme", request_id),
+        )
+        if rows and rows[0][0] is not None:
+            return str(rows[0][0])
+        await asyncio.sleep(0.05)
+    return None
+
+
+def _noted(runtime: Any, key: str) -> list[str]:
+    view = runtime.ledger.order(key, tenant="acme")
+    assert view is not None
+    return [e["detail"] for e in view["timeline"] if e["event"] == "fulfillment.node_reference"]
+
+
 def _signed(body: bytes) -> dict[str, str]:
     return shopify_webhook_headers(body, SECRET)
 
@@ -132,8 +151,14 @@ async def test_a_released_order_becomes_a_shipbob_order(
                 again = await asyncio.to_thread(CliRunner().invoke, app, release)
                 assert again.exit_code == 0, again.output
                 await asyncio.sleep(0.5)  # a second push would have left by now
+                # the ShipBob order's id is stored with the request, once
+                reference = await _node_reference(runtime, outcome["request_id"])
+                timeline = _noted(runtime, "shopify_us:9101")
     finally:
         runtime.close()
+
+    assert reference == "7788"
+    assert timeline == [f"request {outcome['request_id']} at shipbob_chi: node reference 7788"]
 
     [call] = orders.calls  # exactly one ShipBob order, and none for the unrouted node
     sent = json.loads(call.request.content)
@@ -275,9 +300,12 @@ async def test_a_release_to_an_own_warehouse_served_by_easypost_buys_one_label(
                 again = await asyncio.to_thread(CliRunner().invoke, app, release)
                 assert again.exit_code == 0, again.output
                 await asyncio.sleep(0.5)  # a second purchase would have left by now
+                reference = await _node_reference(runtime, outcome["request_id"])
         released = runtime.ledger.order("shopify_us:9102", tenant="acme")
     finally:
         runtime.close()
+
+    assert reference == shipments[0]["id"]  # the bought label's shipment, stored with the request
 
     assert created.call_count == 1
     assert bought.call_count == 1
