@@ -221,24 +221,7 @@ def order(
         console.print(f"- {reason}", markup=False, highlight=False)
     if status["held_for_review"] or status["on_hold"]:
         console.print("(held for review or on hold: the perfect-order rate leaves it out)")
-    requests = Table(
-        "request", "location", "status", "ship by", "commit by", "lines",
-        title="Fulfilment requests",
-    )  # fmt: skip
-    for request in status["requests"]:
-        requests.add_row(
-            request["request_id"],
-            request["location"],
-            request["status"],
-            str(request["ship_by"] or "-")[:19],
-            str(request["commit_by"] or "-")[:19],
-            ", ".join(
-                f"{line['line_id']}: {line['shipped']}/{line['quantity']} {line['sku']}"
-                + (f" lot {line['lot']}" if line["lot"] else "")
-                for line in request["lines"]
-            ),
-        )
-    console.print(requests)
+    _print_requests(status["requests"])
     shipments = Table("shipment", "location", "shipped", "tracking", "lines", title="Shipments")
     for shipment in status["shipments"]:
         shipments.add_row(
@@ -261,6 +244,40 @@ def order(
         for row in status["exceptions"]:
             found.add_row(str(row["id"]), row["kind"], _source(row), row["status"], row["detail"])
         console.print(found)
+
+
+def _when(value: Any) -> str:
+    """A stored moment to the minute, readable: ``2026-03-02 15:00``; ``-`` when empty."""
+    return str(value)[:16].replace("T", " ") if value else "-"
+
+
+def _print_requests(requests: list[dict[str, Any]]) -> None:
+    """The order's fulfilment requests, one block each rather than a table: a request id is up
+    to 255 characters and the node's reference is what support looks up, so neither is cut to
+    fit 80 columns; every other line of a block stays well inside them."""
+    console.print("Fulfilment requests" if requests else "Fulfilment requests: none")
+    for request in requests:
+        reference = request.get("node_reference")
+        console.print(f"  {request['request_id']}", markup=False, highlight=False)
+        for text in (
+            f"    {request['status']} at {request['location']}, released "
+            f"{_when(request['requested_at'])}",
+            f"    ship by {_when(request['ship_by'])}, commit by {_when(request['commit_by'])}",
+            "    node reference: "
+            + (
+                f"{reference} ({_when(request.get('node_reference_at'))})"
+                if reference
+                else "not recorded"
+            ),
+        ):
+            console.print(text, markup=False, highlight=False)
+        for line in request["lines"]:
+            console.print(
+                f"    line {line['line_id']}: {line['shipped']}/{line['quantity']} {line['sku']}"
+                + (f" lot {line['lot']}" if line["lot"] else ""),
+                markup=False,
+                highlight=False,
+            )
 
 
 @lots_app.command("trace")

@@ -198,3 +198,38 @@ def test_a_return_without_serials_is_listed_and_shown_with_its_figures(
     code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url)
     assert code == 0
     assert "return_serial_missing" in out
+
+
+def test_order_shows_each_request_with_its_node_reference_in_80_columns(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    from tests.ledger.factory import TENANT, order, receipt, setup_master_data
+    from tests.ledger.test_reconciliation import request
+
+    long_id = "release/wh_a/20260302-w1/web:1"
+    setup_master_data(ledger)
+    ledger.apply(
+        [
+            receipt("ra", "SKU-A", "wh_a", 5),
+            order("1", [("l1", "SKU-A", 2)]),
+            request(long_id, "1", "wh_a", [("l1", "SKU-A", 2)]),
+        ]
+    )
+    code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url)
+    assert code == 0
+    assert f"  {long_id}\n" in out  # the whole id, never cut to fit
+    assert "    node reference: not recorded\n" in out
+    shipment = "shp_" + "0a1b2c3d" * 4  # an EasyPost shipment id: the longest a node gives
+    ledger.note_node_reference(TENANT, long_id, shipment)
+    code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url)
+    assert code == 0
+    assert f"    node reference: {shipment} (" in out
+    assert "    open at wh_a, released " in out
+    assert "    line l1: 0/2 SKU-A\n" in out
+    start = out.index("Fulfilment requests")
+    block = out[start : out.index("Shipments", start)]
+    assert max(len(text) for text in block.splitlines()) <= 80
+    code, out, _ = _run("fulfilment", "order", "web:1", "--ledger", ledger_url, "--json")
+    [shown] = json.loads(out)["requests"]
+    assert shown["node_reference"] == shipment
+    assert shown["node_reference_at"]
