@@ -211,8 +211,9 @@ async def replay_dead_letter(
         )
     if api.replay is None:
         return _error(503, "this process does not run the router; replay from a hub run or worker")
+    started = datetime.now(UTC)
     [outcome] = await api.replay([row])
-    await _in_thread(api.operations.mark_replayed, [row.id])
+    await _in_thread(api.operations.mark_replayed, [row.id], since=started)
     return JSONResponse({"id": row.id, "outcome": outcome, "by": token.name})
 
 

@@ -168,11 +168,12 @@ def dlq_replay(
         raise typer.Exit(1)
     deployment = load_deployment(config) if config else Deployment()
     runtime = open_runtime(deployment, ledger_url=ledger)
+    started = datetime.now(UTC)
     try:
         results = asyncio.run(replay_dead_letters(runtime, rows))
     finally:
         runtime.close()
-    store.mark_replayed([r.id for r in rows])
+    store.mark_replayed([r.id for r in rows], since=started)
     outcome = {row.id: ",".join(result) for row, result in zip(rows, results, strict=True)}
     if as_json:
         _print_json([{"id": i, "outcome": o} for i, o in outcome.items()])

@@ -371,16 +371,20 @@ class OperationsStore:
         )
         return self._dead_row(rows[0]) if rows else None
 
-    def mark_replayed(self, ids: Sequence[int]) -> None:
+    def mark_replayed(self, ids: Sequence[int], *, since: datetime | None = None) -> None:
         """Record that these letters were sent through the pipeline again.
 
-        A letter whose message fails again is reopened by :meth:`put` with the new reason.
+        A letter whose message failed again is reopened by :meth:`put` with the new reason; the
+        replay calls this afterwards, so ``since`` (when the replay began) keeps such a letter
+        open: one that failed after it is counted as replayed but stays ``open``.
         """
         now = _ts(self._clock())
+        after = _ts(since) if since is not None else None
         self._many(
             "UPDATE dead_letters SET replay_count = replay_count + 1, replayed_at = ?, "
-            "status = 'replayed' WHERE id = ?",
-            [(now, letter_id) for letter_id in ids],
+            "status = CASE WHEN failed_at > COALESCE(?, failed_at) THEN status ELSE 'replayed' END "
+            "WHERE id = ?",
+            [(now, after, letter_id) for letter_id in ids],
         )
 
     def resolve(self, letter_id: int, *, actor: str, note: str) -> DeadLetterRow | None:

@@ -87,6 +87,32 @@ def test_dead_letters_are_stored_once_and_keep_the_original_payload(db: Any) -> 
     )
 
 
+def test_a_replay_that_fails_again_leaves_the_letter_open(db: Any) -> None:
+    """The replay puts the new failure (reopening the letter) before it marks the letters it
+    sent: a letter that failed again after the replay began stays open, one that did not is
+    replayed; both count the replay."""
+    store = OperationsStore(db, clock=lambda: T0)
+    store.put([DeadLetter(_raw(), "translate", "MalformedMessageError: bad", failed_at=T0)])
+    store.put([DeadLetter(_raw("r2"), "translate", "MalformedMessageError: bad", failed_at=T0)])
+    first, second = sorted(store.dead_letters(), key=lambda row: row.id)
+    started = T0 + timedelta(seconds=1)
+    again = T0 + timedelta(seconds=2)  # the first fails again during the replay
+    store.put(
+        [DeadLetter(_raw(), "translate", "MalformedMessageError: still bad", failed_at=again)]
+    )
+    store.mark_replayed([first.id, second.id], since=started)
+    after_first, after_second = store.dead_letter(first.id), store.dead_letter(second.id)
+    assert after_first is not None
+    assert after_second is not None
+    assert (after_first.status, after_first.replay_count, after_first.reason) == (
+        "open",
+        1,
+        "MalformedMessageError: still bad",
+    )
+    assert (after_second.status, after_second.replay_count) == ("replayed", 1)
+    assert [row.id for row in store.dead_letters()] == [first.id]
+
+
 def _open_gauge(store: OperationsStore) -> dict[str, float]:
     [family] = [m for m in HubCollector(store).collect() if m.name == "hub_dead_letters_open"]
     return {sample.labels["tenant"]: sample.value for sample in family.samples}
