@@ -484,7 +484,9 @@ async def order_fulfilment(
     description: The five components (complete, on_time, undamaged, accurate, documents; on_time is
       null while nothing has shipped), `perfect` when all five are true, and `reasons`, one
       sentence for each thing that keeps the order from being perfect. `held_for_review` tells
-      whether the overview's perfect-order rate leaves the order out for having been held.
+      whether the overview's perfect-order rate leaves the order out for having been held. Each
+      request carries the node's own id for it (`node_reference`: a ShipBob order, an EasyPost
+      shipment) and when it was recorded, null until the node answered.
     responses:
       200: {description: The order's fulfilment status.}
       404: {description: Unknown order for this tenant.}
