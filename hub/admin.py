@@ -485,7 +485,7 @@ async def order_fulfilment(
       null while nothing has shipped), `perfect` when all five are true, and `reasons`, one
       sentence for each thing that keeps the order from being perfect. `held_for_review` tells
       whether the overview's perfect-order rate leaves the order out for having been held. Each
-      request carries the node's own id for it (`node_reference`: a ShipBob order, an EasyPost
+      request carries the node's own id for it in `node_reference` (a ShipBob order, an EasyPost
       shipment) and when it was recorded, null until the node answered.
     responses:
       200: {description: The order's fulfilment status.}
