@@ -2,9 +2,11 @@
 
 Pass criteria: the order allocates at the 3PL node; `hub release run` releases it; the outbox relay
 hands the released order to the ShipBob instance serving that node as ShipBob's documented
-`POST /1.0/order` (reference_id = the hub's order key, the SKUs and quantities reserved there, the
-buyer's address, the release's request id as a tag); running the same wave again sends nothing more;
-a node without a `from: ledger` route to it is never called.
+`POST /1.0/order` (reference_id = the release's request id, the SKUs and quantities reserved there,
+the buyer's address, the request id and order key as tags); running the same wave again sends
+nothing more; a node without a `from: ledger` route to it is never called. The same for an own
+warehouse served by EasyPost (one label bought), and a cancellation after the release reaching
+ShipBob (or, once shipped, an outbound dead letter).
 """
 
 from __future__ import annotations
@@ -103,48 +105,71 @@ def _created(request: httpx.Request) -> httpx.Response:
     )
 
 
-async def test_a_released_order_becomes_a_shipbob_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    document = _deployment_document()
+async def _until(check: Any, what: str) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _open_hub(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    document: dict[str, Any],
+    env: dict[str, str],
+    location: str,
+) -> tuple[Any, list[str]]:
+    """The deployment written to a file and opened on a SQLite ledger holding 10 of each SKU
+    at ``location``; returns the runtime and the ``hub release run`` command line."""
     config = tmp_path / "deploy.yaml"
     config.write_text(yaml.safe_dump(document), encoding="utf-8")
-    for name, value in ENV.items():
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     ledger_url = str(tmp_path / "ledger.sqlite3")
     runtime = open_runtime(
-        Deployment.model_validate(document), ledger_url=ledger_url, environ=ENV, auto_migrate=True
+        Deployment.model_validate(document), ledger_url=ledger_url, environ=env, auto_migrate=True
     )
     for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
         runtime.ledger.upsert_sku("acme", sku)
     runtime.ledger.apply(
-        [receipt("TSHIRT-RED-M", 10, "shipbob_chi"), receipt("MUG-WHITE", 10, "shipbob_chi")]
+        [receipt("TSHIRT-RED-M", 10, location), receipt("MUG-WHITE", 10, location)]
     )
     runtime.catalog.reload()
-    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    return runtime, ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+
+
+async def _order_and_release(
+    runtime: Any, client: httpx.AsyncClient, order: dict[str, Any], release: list[str]
+) -> dict[str, Any]:
+    """Shopify's webhook for ``order``, then, once it allocated, one ``hub release run``;
+    returns the release's outcome for it."""
+    body = json.dumps(order).encode()
+    answer = await client.post("/webhooks/acme/shopify_us", content=body, headers=_signed(body))
+    assert answer.status_code == 200
+    key = f"shopify_us:{order['id']}"
+    await _until(
+        lambda: (runtime.ledger.order(key, tenant="acme") or {}).get("state") == "allocated",
+        "the order to allocate",
+    )
+    result = await asyncio.to_thread(CliRunner().invoke, app, release)
+    assert result.exit_code == 0, result.output
+    [outcome] = json.loads(result.output)["tenants"][0]["results"]
+    assert outcome["outcome"] == "applied"
+    return dict(outcome)
+
+
+async def test_a_released_order_becomes_a_shipbob_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, release = _open_hub(tmp_path, monkeypatch, _deployment_document(), ENV, "shipbob_chi")
     try:
         with respx.mock(assert_all_called=False) as vendor:
             vendor.route(host="127.0.0.1").pass_through()
             orders = vendor.post(ORDER_URL).mock(side_effect=_created)
             async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
-                body = json.dumps(paid_order(9101)).encode()
-                answer = await client.post(
-                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
-                )
-                assert answer.status_code == 200
-                for _ in range(200):
-                    order = runtime.ledger.order("shopify_us:9101", tenant="acme")
-                    if order is not None and order["state"] == "allocated":
-                        break
-                    await asyncio.sleep(0.05)
-                result = await asyncio.to_thread(CliRunner().invoke, app, release)
-                assert result.exit_code == 0, result.output
-                [outcome] = json.loads(result.output)["tenants"][0]["results"]
-                assert outcome["outcome"] == "applied"
-                for _ in range(200):
-                    if orders.called:
-                        break
-                    await asyncio.sleep(0.05)
+                outcome = await _order_and_release(runtime, client, paid_order(9101), release)
+                await _until(lambda: orders.called, "the ShipBob order")
                 released = runtime.ledger.order("shopify_us:9101", tenant="acme")
                 assert released is not None
                 assert released["state"] == "released"
@@ -257,46 +282,15 @@ def _easypost_vendor(vendor: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
 async def test_a_release_to_an_own_warehouse_served_by_easypost_buys_one_label(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    document = _easypost_document()
     env = {**ENV, "EASYPOST_KEY": "EZTK0123456789abcdef", "EASYPOST_HOOK": "easypost-hook"}
-    config = tmp_path / "deploy.yaml"
-    config.write_text(yaml.safe_dump(document), encoding="utf-8")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    ledger_url = str(tmp_path / "ledger.sqlite3")
-    runtime = open_runtime(
-        Deployment.model_validate(document), ledger_url=ledger_url, environ=env, auto_migrate=True
-    )
-    for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
-        runtime.ledger.upsert_sku("acme", sku)
-    runtime.ledger.apply(
-        [receipt("TSHIRT-RED-M", 10, "wh_east"), receipt("MUG-WHITE", 10, "wh_east")]
-    )
-    runtime.catalog.reload()
-    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    runtime, release = _open_hub(tmp_path, monkeypatch, _easypost_document(), env, "wh_east")
     try:
         with respx.mock(assert_all_called=False) as vendor:
             vendor.route(host="127.0.0.1").pass_through()
             created, bought, shipments = _easypost_vendor(vendor)
             async with serving(runtime, env) as url, httpx.AsyncClient(base_url=url) as client:
-                body = json.dumps(paid_order(9102)).encode()
-                answer = await client.post(
-                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
-                )
-                assert answer.status_code == 200
-                for _ in range(200):
-                    order = runtime.ledger.order("shopify_us:9102", tenant="acme")
-                    if order is not None and order["state"] == "allocated":
-                        break
-                    await asyncio.sleep(0.05)
-                result = await asyncio.to_thread(CliRunner().invoke, app, release)
-                assert result.exit_code == 0, result.output
-                [outcome] = json.loads(result.output)["tenants"][0]["results"]
-                assert outcome["outcome"] == "applied"
-                for _ in range(200):
-                    if bought.called:
-                        break
-                    await asyncio.sleep(0.05)
+                outcome = await _order_and_release(runtime, client, paid_order(9102), release)
+                await _until(lambda: bought.called, "the label purchase")
                 again = await asyncio.to_thread(CliRunner().invoke, app, release)
                 assert again.exit_code == 0, again.output
                 await asyncio.sleep(0.5)  # a second purchase would have left by now
@@ -368,14 +362,6 @@ def _shipbob_vendor(vendor: Any, *, shipped: bool) -> tuple[Any, Any, Any]:
     return created, cancelled, orders
 
 
-async def _until(check: Any, what: str) -> None:
-    for _ in range(200):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize("shipped", [False, True], ids=["in time", "already shipped"])
 async def test_an_order_cancelled_after_its_release_is_cancelled_at_shipbob(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: bool
@@ -386,22 +372,7 @@ async def test_an_order_cancelled_after_its_release_is_cancelled_at_shipbob(
     cancellation); the cancellation delivered again calls nothing more. When ShipBob already
     shipped it, nothing is cancelled and an outbound dead letter tells the operator to intercept.
     """
-    document = _deployment_document()
-    config = tmp_path / "deploy.yaml"
-    config.write_text(yaml.safe_dump(document), encoding="utf-8")
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    ledger_url = str(tmp_path / "ledger.sqlite3")
-    runtime = open_runtime(
-        Deployment.model_validate(document), ledger_url=ledger_url, environ=ENV, auto_migrate=True
-    )
-    for sku in ("TSHIRT-RED-M", "MUG-WHITE"):
-        runtime.ledger.upsert_sku("acme", sku)
-    runtime.ledger.apply(
-        [receipt("TSHIRT-RED-M", 10, "shipbob_chi"), receipt("MUG-WHITE", 10, "shipbob_chi")]
-    )
-    runtime.catalog.reload()
-    release = ["release", "run", "--config", str(config), "--ledger", ledger_url, "--json"]
+    runtime, release = _open_hub(tmp_path, monkeypatch, _deployment_document(), ENV, "shipbob_chi")
     order = paid_order(9103)
     cancelled_body = dict(order, cancelled_at="2026-03-02T16:00:00-05:00")
     cancelled_body.update(updated_at="2026-03-02T16:00:00-05:00", cancel_reason="customer")
@@ -412,21 +383,7 @@ async def test_an_order_cancelled_after_its_release_is_cancelled_at_shipbob(
             vendor.route(host="127.0.0.1").pass_through()
             created, cancelled, orders = _shipbob_vendor(vendor, shipped=shipped)
             async with serving(runtime, ENV) as url, httpx.AsyncClient(base_url=url) as client:
-                body = json.dumps(order).encode()
-                answer = await client.post(
-                    "/webhooks/acme/shopify_us", content=body, headers=_signed(body)
-                )
-                assert answer.status_code == 200
-                await _until(
-                    lambda: (
-                        (runtime.ledger.order("shopify_us:9103", tenant="acme") or {}).get("state")
-                        == "allocated"
-                    ),
-                    "the order to allocate",
-                )
-                result = await asyncio.to_thread(CliRunner().invoke, app, release)
-                assert result.exit_code == 0, result.output
-                [outcome] = json.loads(result.output)["tenants"][0]["results"]
+                outcome = await _order_and_release(runtime, client, order, release)
                 await _until(lambda: created.called, "the ShipBob order")
 
                 for _ in range(2):  # the channel's cancellation, then its redelivery
