@@ -31,6 +31,7 @@ from canonical.fulfillment import FulfillmentCancellation
 from canonical.order import OrderRef
 from hub.ledger.store import Ledger
 from hub.ledger.url import parse_ledger_url
+from hub.ledger.work import parse_ts
 from hub.operations.store import DeadLetterRow
 from hub.runtime import HubRuntime, call_connector
 from router.errors import PermanentError
@@ -271,14 +272,9 @@ def cancellation_for(tenant: str, payload: Mapping[str, Any]) -> FulfillmentCanc
         order=OrderRef(channel=channel, external_id=external_id),
         location=str(payload["location"]),
         reason=str(payload["reason"]) if payload.get("reason") else None,
-        requested_at=_moment(requested_at) if requested_at else None,
+        requested_at=parse_ts(str(requested_at)) if requested_at else None,
         cancelled_at=datetime.now(UTC),
     )
-
-
-def _moment(text: Any) -> datetime:
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _cancel_action(connector: Any, locks: RequestLocks) -> OutboundAction:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from canonical import (
@@ -708,7 +707,3 @@ def flush_states(work: Work) -> None:
 
 def order_snapshot(text: str) -> dict[str, Any]:
     return dict(json.loads(text))
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

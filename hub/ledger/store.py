@@ -39,7 +39,7 @@ from hub.ledger.orders import prefetch
 from hub.ledger.parking import park, resume_parked
 from hub.ledger.policy import LedgerPolicy
 from hub.ledger.url import parse_ledger_url
-from hub.ledger.work import BUCKET_COLUMNS, IsolationNeeded, Work, now_text, ts
+from hub.ledger.work import BUCKET_COLUMNS, IsolationNeeded, Work, now_text, parse_ts, ts
 from hub.operations.store import AUDIT_INSERT, audit_rows
 from router.audit import AuditRecord
 
@@ -509,7 +509,7 @@ class Ledger:
                 returns_pending=int(r[6]),
                 damaged=int(r[7]),
                 safety_stock=int(r[8]),
-                as_of=_parse(r[9]),
+                as_of=parse_ts(r[9]),
             )
             for r in rows
         ]
@@ -526,7 +526,7 @@ class Ledger:
         )
         return [
             ChannelAvailability(
-                tenant=r[0], sku=r[1], channel=r[2], available=int(r[3]), as_of=_parse(r[4])
+                tenant=r[0], sku=r[1], channel=r[2], available=int(r[3]), as_of=parse_ts(r[4])
             )
             for r in rows
         ]
@@ -704,7 +704,3 @@ def _filters(**values: Any) -> tuple[str, list[Any]]:
     clauses = [f"{name} = ?" for name, value in values.items() if value is not None]
     params = [value for value in values.values() if value is not None]
     return (" WHERE " + " AND ".join(clauses) if clauses else "", params)
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

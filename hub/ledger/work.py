@@ -38,6 +38,11 @@ def ts(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def parse_ts(text: str) -> datetime:
+    """A timestamp as stored (:func:`ts`) back to an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def now_text() -> str:
     return ts(datetime.now(UTC))
 

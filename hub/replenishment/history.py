@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from hub.ledger.store import Ledger
-from hub.ledger.work import ts
+from hub.ledger.work import parse_ts, ts
 
 __all__ = [
     "OpenLine",
@@ -37,10 +37,6 @@ def _read(ledger: Ledger, sql: str, params: Sequence[Any] = ()) -> list[tuple[An
 
 def _midnight(day: date) -> str:
     return ts(datetime.combine(day, time(), tzinfo=UTC))
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def tenants(ledger: Ledger) -> list[str]:
