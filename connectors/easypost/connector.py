@@ -160,11 +160,7 @@ class EasyPostConfig(ConnectorConfig):
     @classmethod
     def _origins_are_shippable(cls, origins: dict[str, Address]) -> dict[str, Address]:
         for location, origin in origins.items():
-            missing = [
-                key
-                for key in ("line1", "city", "postal_code", "country")
-                if not getattr(origin, key)
-            ]
+            missing = _missing_street_fields(origin)
             if not (origin.name or origin.company):
                 missing.insert(0, "name or company")
             if missing:
@@ -172,6 +168,11 @@ class EasyPostConfig(ConnectorConfig):
                     f"the origin address of location {location!r} lacks {', '.join(missing)}"
                 )
         return origins
+
+
+def _missing_street_fields(address: Address) -> list[str]:
+    """The fields a carrier needs to route a parcel to or from ``address`` that it lacks."""
+    return [key for key in ("line1", "city", "postal_code", "country") if not getattr(address, key)]
 
 
 class _ShipmentPages(BasePaginator[str]):
@@ -294,11 +295,7 @@ class EasyPostConnector(Connector):
                 connector=self.name,
                 operation="shipments.create",
             )
-        missing = [
-            key
-            for key in ("line1", "city", "postal_code", "country")
-            if not getattr(request.ship_to, key)
-        ]
+        missing = _missing_street_fields(request.ship_to)
         if missing:
             raise FatalError(
                 f"request {request.request_id}: the ship-to address lacks {', '.join(missing)}; "
