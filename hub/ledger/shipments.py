@@ -792,26 +792,21 @@ def _check_return_serials(
     if known:
         return []
     missing = quantity - given
-    work.db.execute(
-        "INSERT INTO fulfilment_exceptions (tenant, order_key, rma_id, kind, line_id, sku, "
-        "expected, actual, detail, opened_at, message_id) "
-        "VALUES (?, ?, ?, 'return_serial_missing', ?, ?, ?, ?, ?, ?, ?)",
-        (
-            tenant,
-            key,
-            rma_id,
-            line_id,
-            sku,
-            quantity,
-            given,
-            f"{sku} is serial-controlled: return {rma_id} (line {line_id}) of order {key} "
-            f"brought back {quantity} units with {given} serial numbers, {missing} missing. "
-            "Read the serials off the units at the returns desk; until a status of the return "
-            "brings them (which settles this), those units' serials count as still out with "
-            "the order",
-            now_text(),
-            work.message_id,
-        ),
+    _open_return_exception(
+        work,
+        tenant,
+        key,
+        rma_id,
+        line_id,
+        sku,
+        f"{sku} is serial-controlled: return {rma_id} (line {line_id}) of order {key} "
+        f"brought back {quantity} units with {given} serial numbers, {missing} missing. "
+        "Read the serials off the units at the returns desk; until a status of the return "
+        "brings them (which settles this), those units' serials count as still out with "
+        "the order",
+        kind="return_serial_missing",
+        expected=quantity,
+        actual=given,
     )
     return ["return_serial_missing"]
 
@@ -907,13 +902,26 @@ def receive_serials(
 
 
 def _open_return_exception(
-    work: Work, tenant: str, key: str, rma_id: str, line_id: str, sku: str, detail: str
+    work: Work,
+    tenant: str,
+    key: str,
+    rma_id: str,
+    line_id: str,
+    sku: str,
+    detail: str,
+    *,
+    kind: str = "serial_not_shipped",
+    expected: int | None = None,
+    actual: int | None = None,
 ) -> None:
+    """A fulfilment exception a return opens (named by its RMA, not a shipment)."""
     work.db.execute(
         "INSERT INTO fulfilment_exceptions (tenant, order_key, rma_id, kind, line_id, sku, "
-        "detail, opened_at, message_id) VALUES (?, ?, ?, 'serial_not_shipped', ?, ?, ?, ?, ?)",
-        (tenant, key, rma_id, line_id, sku, detail, now_text(), work.message_id),
-    )
+        "expected, actual, detail, opened_at, message_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (tenant, key, rma_id, kind, line_id, sku, expected, actual, detail, now_text(),
+         work.message_id),
+    )  # fmt: skip
 
 
 def _progress(
