@@ -109,6 +109,14 @@ class SourceRef(CanonicalModel):
     ]
 
 
+def order_key_of(payload: Any) -> str | None:
+    """The order key of a payload that is an order or names one (``payload.order``), else None."""
+    if isinstance(payload, Order):
+        return payload.key
+    key = getattr(getattr(payload, "order", None), "key", None)
+    return key if isinstance(key, str) else None
+
+
 class Envelope(CanonicalModel):
     """One canonical message."""
 
@@ -163,6 +171,12 @@ class Envelope(CanonicalModel):
                     f"not {self.payload.kind.value!r}"
                 )
         return self
+
+    @property
+    def order_key(self) -> str | None:
+        """The hub key (``channel:external_id``) of the order the payload is or names, if any:
+        what audit records, locks and replays group a message's effects by."""
+        return order_key_of(self.payload)
 
     @classmethod
     def wrap(

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from canonical import Envelope, Order
+from canonical import Envelope
 from router.audit import AuditRecord
 from router.governance import Catalog, GovernanceConfig, Outcome, TaxQuoter, evaluate
 from router.idempotency import Claim, FastPath
@@ -105,15 +105,6 @@ class RouterConfig:
 
 def _trace_id(traceparent: str | None) -> str | None:
     return traceparent.split("-")[1] if traceparent and traceparent.count("-") == 3 else None
-
-
-def _order_key(envelope: Envelope) -> str | None:
-    payload = envelope.payload
-    if isinstance(payload, Order):
-        return payload.key
-    ref = getattr(payload, "order", None)
-    key = getattr(ref, "key", None)
-    return key if isinstance(key, str) else None
 
 
 @dataclass
@@ -254,7 +245,7 @@ class _Run:
             correlation_id=envelope.correlation_id if envelope else None,
             trace_id=_trace_id(envelope.traceparent if envelope else raw.traceparent)
             or trace_id_of(self.spans[raw.id]),
-            order_key=_order_key(envelope) if envelope else None,
+            order_key=envelope.order_key if envelope else None,
             actor=actor,
             details={"raw_id": raw.id, **(details or {})},
         )
@@ -455,7 +446,7 @@ class _Run:
                 "hub.outcome": delivery.outcome if delivery else "retry",
                 "hub.batch_size": len(work),
             }
-            order_key = _order_key(item.envelope)
+            order_key = item.envelope.order_key
             if order_key:
                 attributes["hub.order_key"] = order_key
             with stage_span(

@@ -178,13 +178,6 @@ def lock_order(work: Work, tenant: str, order_key: str) -> dict[str, Any] | None
     return dict(zip(_ORDER_KEYS, rows[0], strict=True))
 
 
-def _payload_order_key(payload: Any) -> str | None:
-    if isinstance(payload, Order):
-        return payload.key
-    key = getattr(getattr(payload, "order", None), "key", None)
-    return key if isinstance(key, str) else None
-
-
 def _payload_skus(payload: Any) -> list[str]:
     sku = getattr(payload, "sku", None)
     skus = [sku] if isinstance(sku, str) else []
@@ -209,7 +202,7 @@ def prefetch(work: Work, envelopes: list[Envelope]) -> None:
     shipments: dict[str, list[Shipment]] = {}
     for envelope in envelopes:
         keys, skus = by_tenant.setdefault(envelope.tenant, (set(), set()))
-        key = _payload_order_key(envelope.payload)
+        key = envelope.order_key
         if key is not None:
             keys.add(key)
         skus.update(_payload_skus(envelope.payload))

@@ -183,14 +183,6 @@ def audit_rows(records: Sequence[AuditRecord]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _order_key(envelope: Envelope | None) -> str | None:
-    if envelope is None:
-        return None
-    payload = envelope.payload
-    key = getattr(payload, "key", None) or getattr(getattr(payload, "order", None), "key", None)
-    return str(key) if key else None
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -433,7 +425,7 @@ class OperationsStore:
                     reason=note,
                     correlation_id=envelope.correlation_id if envelope else None,
                     actor=actor,
-                    order_key=_order_key(envelope),
+                    order_key=envelope.order_key if envelope else None,
                     details={"raw_id": row.raw_id, "dead_letter": row.id},
                 )
                 self._executemany_in_transaction(AUDIT_INSERT, audit_rows([record]))
